@@ -1,0 +1,339 @@
+package flash
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bmap-tools/bmap/bmap"
+)
+
+// Options tunes Copy. The zero value verifies checksums and uses 8 buffers of
+// 4 MiB.
+type Options struct {
+	// NoVerify skips the ranges' checksums.
+	NoVerify bool
+	// BufferSize is the size of one buffer in bytes, rounded up to a
+	// multiple of 4096. Default 4 MiB.
+	BufferSize int
+	// Buffers is how many buffers are in flight between the stages.
+	// Default 8.
+	Buffers int
+	// Progress, if not nil, is updated as the copy goes; another goroutine
+	// may read it at any time.
+	Progress *Progress
+}
+
+// Progress holds counters a caller can poll while Copy runs.
+type Progress struct {
+	// ImageBytes is how far into the image the source has been read,
+	// holes included.
+	ImageBytes atomic.Int64
+	// WrittenBytes is how many bytes have been written to the destination.
+	WrittenBytes atomic.Int64
+	// VerifiedRanges counts ranges whose checksum matched.
+	VerifiedRanges atomic.Int64
+}
+
+// Stats describes a finished (or failed) copy.
+type Stats struct {
+	ImageBytes     int64 // bytes of image read from the source, holes included
+	WrittenBytes   int64 // bytes written to the destination
+	WrittenBlocks  int64 // blocks written, counted per completed range
+	VerifiedRanges int   // ranges whose checksum was checked and matched
+	// Busy time of each stage. The stage with the most is the bottleneck.
+	ReadTime, HashTime, WriteTime time.Duration
+}
+
+// ErrOrder is returned (wrapped) when a map's ranges are not in ascending
+// order and the source is a stream that cannot go back.
+var ErrOrder = errors.New("flash: ranges out of ascending order on a stream")
+
+// A ShortImageError reports a source that ended before ImageSize bytes.
+type ShortImageError struct{ Got, Want int64 }
+
+func (e *ShortImageError) Error() string {
+	return fmt.Sprintf("image data ended at byte %d, but the bmap says the image has %d bytes (truncated or incomplete image?)", e.Got, e.Want)
+}
+
+// A LongImageError reports a source with more than ImageSize bytes.
+type LongImageError struct{ Want int64 }
+
+func (e *LongImageError) Error() string {
+	return fmt.Sprintf("image data goes on past byte %d, the image size in the bmap: this is not the image the bmap describes", e.Want)
+}
+
+// chunk is a piece of one range on its way from read to write.
+type chunk struct {
+	buf  []byte // a slice of a pool buffer
+	pool []byte // the whole buffer, returned to the free list
+	off  int64  // image offset of buf[0]
+	rng  int    // index of the range in the map
+	last bool   // buf ends the range
+}
+
+// Copy writes the mapped ranges of src to dst and returns what it did. src
+// must yield raw image bytes from offset 0; if it is an io.Seeker, holes are
+// skipped by seeking. m must be valid (as Parse and Create make it); a nil m
+// copies the whole source, whatever its length, with no checksums.
+func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt Options) (Stats, error) {
+	if opt.BufferSize <= 0 {
+		opt.BufferSize = 4 << 20
+	}
+	opt.BufferSize = (opt.BufferSize + 4095) &^ 4095
+	if opt.Buffers <= 0 {
+		opt.Buffers = 8
+	}
+	if opt.Progress == nil {
+		opt.Progress = new(Progress)
+	}
+	c := &copier{m: m, opt: opt, src: src, dst: dst}
+	c.ctx, c.cancel = context.WithCancelCause(ctx)
+	defer c.cancel(nil)
+
+	free := make(chan []byte, opt.Buffers)
+	for range opt.Buffers {
+		free <- alignedBuffer(opt.BufferSize)
+	}
+	read := make(chan chunk, opt.Buffers)
+	hashed := make(chan chunk, opt.Buffers)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); defer close(read); c.fail(c.read(free, read)) }()
+	go func() { defer wg.Done(); defer close(hashed); c.fail(c.hash(read, hashed, free)) }()
+	c.fail(c.write(hashed, free))
+	wg.Wait()
+
+	if err := context.Cause(c.ctx); err != nil {
+		if _, ok := errors.AsType[*bmap.ChecksumError](err); ok {
+			err = fmt.Errorf("%w; the destination now holds unverified data", err)
+		}
+		return c.stats, err
+	}
+	if m != nil && c.stats.WrittenBlocks != m.MappedBlocksCount {
+		return c.stats, fmt.Errorf("wrote %d blocks, but the bmap maps %d", c.stats.WrittenBlocks, m.MappedBlocksCount)
+	}
+	return c.stats, nil
+}
+
+type copier struct {
+	m      *bmap.Map
+	opt    Options
+	src    io.Reader
+	dst    io.WriterAt
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	stats  Stats // each field is written by one stage only
+}
+
+// fail records the first error and stops every stage.
+func (c *copier) fail(err error) {
+	if err != nil {
+		c.cancel(err)
+	}
+}
+
+func (c *copier) send(ch chan<- chunk, ck chunk) error {
+	select {
+	case ch <- ck:
+		return nil
+	case <-c.ctx.Done():
+		return context.Cause(c.ctx)
+	}
+}
+
+// read is the first stage: it fills buffers with the ranges' bytes.
+func (c *copier) read(free chan []byte, out chan<- chunk) error {
+	var pos int64 // image bytes consumed from src
+	seeker, _ := c.src.(io.Seeker)
+	readFull := func(p []byte) (int, error) {
+		t := time.Now()
+		n, err := io.ReadFull(c.src, p)
+		c.stats.ReadTime += time.Since(t)
+		pos += int64(n)
+		c.opt.Progress.ImageBytes.Store(pos)
+		return n, err
+	}
+	getBuf := func() ([]byte, error) {
+		select {
+		case b := <-free:
+			return b, nil
+		case <-c.ctx.Done():
+			return nil, context.Cause(c.ctx)
+		}
+	}
+
+	if c.m == nil { // no bmap: everything until EOF
+		for {
+			buf, err := getBuf()
+			if err != nil {
+				return err
+			}
+			off := pos
+			n, err := readFull(buf)
+			if n > 0 {
+				if err := c.send(out, chunk{buf: buf[:n], pool: buf, off: off, last: true}); err != nil {
+					return err
+				}
+			} else {
+				free <- buf
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				c.stats.ImageBytes = pos
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("reading the image at byte %d: %w", pos, err)
+			}
+		}
+	}
+
+	// skip moves the source to image offset to, over a hole.
+	skip := func(to int64) error {
+		if to < pos {
+			return fmt.Errorf("%w: need byte %d after reading up to byte %d", ErrOrder, to, pos)
+		}
+		if to == pos {
+			return nil
+		}
+		if seeker != nil {
+			if _, err := seeker.Seek(to, io.SeekStart); err != nil {
+				return fmt.Errorf("seeking the image to byte %d: %w", to, err)
+			}
+			pos = to
+			c.opt.Progress.ImageBytes.Store(pos)
+			return nil
+		}
+		buf, err := getBuf()
+		if err != nil {
+			return err
+		}
+		defer func() { free <- buf }()
+		for pos < to {
+			if err := c.ctx.Err(); err != nil {
+				return context.Cause(c.ctx)
+			}
+			n := int64(len(buf))
+			if to-pos < n {
+				n = to - pos
+			}
+			if _, err := readFull(buf[:n]); err != nil {
+				return c.readError(err, pos)
+			}
+		}
+		return nil
+	}
+
+	m := c.m
+	for i, r := range m.Ranges {
+		off, end := m.Offset(r), m.Offset(r)+m.Length(r)
+		if err := skip(off); err != nil {
+			return err
+		}
+		for off < end {
+			buf, err := getBuf()
+			if err != nil {
+				return err
+			}
+			n := int64(len(buf))
+			if end-off < n {
+				n = end - off
+			}
+			if _, err := readFull(buf[:n]); err != nil {
+				free <- buf
+				return c.readError(err, pos)
+			}
+			if err := c.send(out, chunk{buf: buf[:n], pool: buf, off: off, rng: i, last: off+n == end}); err != nil {
+				return err
+			}
+			off += n
+		}
+	}
+
+	// The image must end exactly at ImageSize.
+	if err := skip(m.ImageSize); err != nil {
+		return err
+	}
+	var one [1]byte
+	t := time.Now()
+	n, err := io.ReadFull(c.src, one[:])
+	c.stats.ReadTime += time.Since(t)
+	c.stats.ImageBytes = pos
+	switch {
+	case n > 0:
+		return &LongImageError{Want: m.ImageSize}
+	case err != io.EOF:
+		return fmt.Errorf("reading the image after its last byte %d: %w", pos, err)
+	}
+	return nil
+}
+
+func (c *copier) readError(err error, pos int64) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return &ShortImageError{Got: pos, Want: c.m.ImageSize}
+	}
+	return fmt.Errorf("reading the image at byte %d: %w", pos, err)
+}
+
+// hash is the second stage: it checks every range's checksum.
+func (c *copier) hash(in <-chan chunk, out chan<- chunk, free chan<- []byte) error {
+	var h hash.Hash
+	if c.m != nil && !c.opt.NoVerify {
+		h = c.m.NewHash()
+	}
+	for ck := range in {
+		if h != nil && len(c.m.Ranges[ck.rng].Checksum) > 0 {
+			t := time.Now()
+			h.Write(ck.buf)
+			if ck.last {
+				r := c.m.Ranges[ck.rng]
+				got := h.Sum(nil)
+				h.Reset()
+				if string(got) != string(r.Checksum) {
+					free <- ck.pool
+					c.stats.HashTime += time.Since(t)
+					return &bmap.ChecksumError{Range: r, Offset: c.m.Offset(r), Length: c.m.Length(r), Type: c.m.ChecksumType, Got: got}
+				}
+				c.stats.VerifiedRanges++
+				c.opt.Progress.VerifiedRanges.Add(1)
+			}
+			c.stats.HashTime += time.Since(t)
+		}
+		if err := c.send(out, ck); err != nil {
+			free <- ck.pool
+			return err
+		}
+	}
+	return nil
+}
+
+// write is the last stage: it writes the chunks and recycles their buffers.
+func (c *copier) write(in <-chan chunk, free chan<- []byte) error {
+	for ck := range in {
+		if err := c.ctx.Err(); err != nil {
+			free <- ck.pool
+			continue // drain, so the other stages can finish
+		}
+		t := time.Now()
+		n, err := c.dst.WriteAt(ck.buf, ck.off)
+		c.stats.WriteTime += time.Since(t)
+		c.stats.WrittenBytes += int64(n)
+		c.opt.Progress.WrittenBytes.Add(int64(n))
+		if err == nil && n < len(ck.buf) {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			c.fail(fmt.Errorf("writing %d bytes at byte %d of the destination (%d bytes written before): %w",
+				len(ck.buf), ck.off, c.stats.WrittenBytes-int64(n), err))
+		} else if ck.last && c.m != nil {
+			c.stats.WrittenBlocks += c.m.Ranges[ck.rng].Blocks()
+		}
+		free <- ck.pool
+	}
+	return context.Cause(c.ctx)
+}

@@ -1,0 +1,265 @@
+package flash
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"testing/iotest"
+
+	"github.com/bmap-tools/bmap/bmap"
+)
+
+// memDest is an in-memory io.WriterAt that records which bytes were written.
+type memDest struct {
+	mu      sync.Mutex
+	data    []byte
+	written []bool
+}
+
+func newMemDest(size int64) *memDest {
+	return &memDest{data: make([]byte, size), written: make([]bool, size)}
+}
+
+func (d *memDest) WriteAt(p []byte, off int64) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if off+int64(len(p)) > int64(len(d.data)) {
+		return 0, errors.New("write past the end")
+	}
+	copy(d.data[off:], p)
+	for i := range p {
+		d.written[off+int64(i)] = true
+	}
+	return len(p), nil
+}
+
+// makeMap builds a valid map over img with the given block ranges, checksums
+// computed from img.
+func makeMap(img []byte, bs int64, ranges [][2]int64) *bmap.Map {
+	m := &bmap.Map{Version: "2.0", ImageSize: int64(len(img)), BlockSize: bs, ChecksumType: "sha256"}
+	m.BlocksCount = (m.ImageSize + bs - 1) / bs
+	for _, fl := range ranges {
+		r := bmap.Range{First: fl[0], Last: fl[1]}
+		sum := sha256.Sum256(img[m.Offset(r) : m.Offset(r)+m.Length(r)])
+		r.Checksum = sum[:]
+		m.Ranges = append(m.Ranges, r)
+		m.MappedBlocksCount += r.Blocks()
+	}
+	return m
+}
+
+// reference is the naive copier Copy must agree with.
+func reference(img []byte, m *bmap.Map) *memDest {
+	d := newMemDest(int64(len(img)))
+	for _, r := range m.Ranges {
+		d.WriteAt(img[m.Offset(r):m.Offset(r)+m.Length(r)], m.Offset(r))
+	}
+	return d
+}
+
+func randomImage(rng *rand.Rand, size int) []byte {
+	img := make([]byte, size)
+	for i := range img {
+		img[i] = byte(rng.UintN(256))
+	}
+	return img
+}
+
+// stream hides Seek, so Copy must discard holes.
+type stream struct{ io.Reader }
+
+func TestCopyMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	img := randomImage(rng, 10*4096+1000) // partial last block
+	m := makeMap(img, 4096, [][2]int64{{0, 0}, {2, 4}, {7, 7}, {9, 10}})
+	want := reference(img, m)
+	readers := map[string]func() io.Reader{
+		"seekable": func() io.Reader { return bytes.NewReader(img) },
+		"stream":   func() io.Reader { return stream{bytes.NewReader(img)} },
+		"onebyte":  func() io.Reader { return iotest.OneByteReader(bytes.NewReader(img)) },
+		"half":     func() io.Reader { return iotest.HalfReader(bytes.NewReader(img)) },
+		"dataerr":  func() io.Reader { return iotest.DataErrReader(bytes.NewReader(img)) },
+	}
+	for name, src := range readers {
+		for _, bufSize := range []int{4096, 8192, 1 << 20} {
+			d := newMemDest(int64(len(img)))
+			st, err := Copy(context.Background(), d, src(), m, Options{BufferSize: bufSize, Buffers: 2})
+			if err != nil {
+				t.Fatalf("%s/%d: Copy: %v", name, bufSize, err)
+			}
+			if !bytes.Equal(d.data, want.data) || !equalBools(d.written, want.written) {
+				t.Fatalf("%s/%d: destination differs from the reference copy", name, bufSize)
+			}
+			if st.WrittenBlocks != m.MappedBlocksCount || st.VerifiedRanges != len(m.Ranges) || st.ImageBytes != int64(len(img)) {
+				t.Errorf("%s/%d: stats %+v", name, bufSize, st)
+			}
+		}
+	}
+}
+
+func equalBools(a, b []bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestCopyChecksumMismatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	img := randomImage(rng, 8*4096)
+	m := makeMap(img, 4096, [][2]int64{{1, 2}, {5, 6}})
+	bad := bytes.Clone(img)
+	bad[5*4096+100] ^= 1
+	_, err := Copy(context.Background(), newMemDest(int64(len(img))), bytes.NewReader(bad), m, Options{})
+	ce, ok := errors.AsType[*bmap.ChecksumError](err)
+	if !ok {
+		t.Fatalf("Copy of a corrupted image: err = %v, want a *bmap.ChecksumError", err)
+	}
+	if ce.Range.First != 5 || ce.Range.Last != 6 || ce.Offset != 5*4096 {
+		t.Errorf("ChecksumError names %+v at %d, want blocks 5-6 at byte 20480", ce.Range, ce.Offset)
+	}
+	for _, s := range []string{"blocks 5-6", "bytes 20480-28671", "unverified"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %q", err, s)
+		}
+	}
+	// --no-verify copies the same data without complaint.
+	if _, err := Copy(context.Background(), newMemDest(int64(len(img))), bytes.NewReader(bad), m, Options{NoVerify: true}); err != nil {
+		t.Errorf("Copy with NoVerify: %v", err)
+	}
+}
+
+func TestCopyWrongLength(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	img := randomImage(rng, 6*4096+10)
+	m := makeMap(img, 4096, [][2]int64{{0, 1}, {4, 6}})
+	for _, tc := range []struct {
+		name string
+		src  []byte
+		want any
+	}{
+		{"short in a range", img[:5*4096], new(*ShortImageError)},
+		{"short in the tail hole", img[:len(img)-1], new(*ShortImageError)},
+		{"empty", nil, new(*ShortImageError)},
+		{"long", append(bytes.Clone(img), 0), new(*LongImageError)},
+	} {
+		for _, s := range []bool{false, true} {
+			var src io.Reader = bytes.NewReader(tc.src)
+			if s {
+				src = stream{src}
+			}
+			_, err := Copy(context.Background(), newMemDest(int64(len(img))), src, m, Options{NoVerify: true})
+			if err == nil || !errors.As(err, tc.want) {
+				t.Errorf("%s (stream %v): err = %v, want %T", tc.name, s, err, tc.want)
+			}
+		}
+	}
+}
+
+func TestCopyReadError(t *testing.T) {
+	img := make([]byte, 4*4096)
+	m := makeMap(img, 4096, [][2]int64{{0, 3}})
+	boom := errors.New("boom")
+	src := io.MultiReader(bytes.NewReader(img[:5000]), iotest.ErrReader(boom))
+	_, err := Copy(context.Background(), newMemDest(int64(len(img))), src, m, Options{BufferSize: 4096})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "byte 5000") {
+		t.Errorf("err = %v, want boom at byte 5000", err)
+	}
+}
+
+// failingDest fails every write at or after limit.
+type failingDest struct {
+	*memDest
+	limit int64
+}
+
+func (d failingDest) WriteAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > d.limit {
+		return 0, errors.New("no space left on device")
+	}
+	return d.memDest.WriteAt(p, off)
+}
+
+func TestCopyWriteErrorStopsEverything(t *testing.T) {
+	img := make([]byte, 64*4096)
+	m := makeMap(img, 4096, [][2]int64{{0, 63}})
+	d := failingDest{newMemDest(int64(len(img))), 20 * 4096}
+	_, err := Copy(context.Background(), d, bytes.NewReader(img), m, Options{BufferSize: 4096, Buffers: 3})
+	if err == nil || !strings.Contains(err.Error(), "at byte 81920") || !strings.Contains(err.Error(), "no space left") {
+		t.Errorf("err = %v, want the write failure at byte 81920", err)
+	}
+}
+
+func TestCopyCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	img := make([]byte, 16*4096)
+	m := makeMap(img, 4096, [][2]int64{{0, 15}})
+	if _, err := Copy(ctx, newMemDest(int64(len(img))), bytes.NewReader(img), m, Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestCopyWithoutMap(t *testing.T) {
+	img := randomImage(rand.New(rand.NewPCG(7, 8)), 3*4096+17)
+	d := newMemDest(int64(len(img)))
+	st, err := Copy(context.Background(), d, stream{bytes.NewReader(img)}, nil, Options{BufferSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.data, img) || st.ImageBytes != int64(len(img)) || st.WrittenBytes != int64(len(img)) {
+		t.Errorf("copy without map: stats %+v, data equal %v", st, bytes.Equal(d.data, img))
+	}
+}
+
+// FuzzCopy checks Copy against the naive reference copier for random images,
+// maps and buffer sizes.
+func FuzzCopy(f *testing.F) {
+	f.Add(uint64(1), uint16(5000), uint16(512), uint8(3), uint8(2), false)
+	f.Add(uint64(2), uint16(65535), uint16(4096), uint8(1), uint8(1), true)
+	f.Fuzz(func(t *testing.T, seed uint64, size, bs uint16, bufPages, nbuf uint8, streamed bool) {
+		if size == 0 || bs == 0 {
+			return
+		}
+		rng := rand.New(rand.NewPCG(seed, 0))
+		img := randomImage(rng, int(size))
+		blocks := (int64(size) + int64(bs) - 1) / int64(bs)
+		var ranges [][2]int64
+		for b := int64(0); b < blocks; b++ {
+			if rng.IntN(2) == 0 {
+				continue
+			}
+			last := b + rng.Int64N(blocks-b)
+			ranges = append(ranges, [2]int64{b, last})
+			b = last + rng.Int64N(3)
+		}
+		m := makeMap(img, int64(bs), ranges)
+		var src io.Reader = bytes.NewReader(img)
+		if streamed {
+			src = stream{src}
+		}
+		d := newMemDest(int64(size))
+		st, err := Copy(context.Background(), d, src, m, Options{BufferSize: int(bufPages%8+1) * 4096, Buffers: int(nbuf%4 + 1)})
+		if err != nil {
+			t.Fatalf("Copy: %v", err)
+		}
+		want := reference(img, m)
+		if !bytes.Equal(d.data, want.data) || !equalBools(d.written, want.written) {
+			t.Fatal("destination differs from the reference copy")
+		}
+		if st.WrittenBlocks != m.MappedBlocksCount {
+			t.Fatalf("wrote %d blocks, want %d", st.WrittenBlocks, m.MappedBlocksCount)
+		}
+	})
+}

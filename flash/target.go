@@ -1,0 +1,166 @@
+package flash
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Kind is what a destination path is.
+type Kind int
+
+const (
+	RegularFile Kind = iota
+	BlockDevice
+	CharDevice
+)
+
+func (k Kind) String() string {
+	switch k {
+	case BlockDevice:
+		return "block device"
+	case CharDevice:
+		return "character device"
+	}
+	return "file"
+}
+
+// ErrTooSmall is returned (wrapped) by OpenTarget when the image does not fit
+// the block device.
+var ErrTooSmall = errors.New("flash: image does not fit the device")
+
+// A Target is an opened destination. It writes with O_DIRECT where it can
+// (aligned buffers and offsets; see WriteAt) and falls back to buffered
+// writes for what is not aligned, such as an image's partial last block.
+type Target struct {
+	f    *os.File
+	path string
+	kind Kind
+	size int64 // device size; for a regular file the image size, -1 unknown
+
+	direct     bool  // f is currently in O_DIRECT mode
+	canDirect  bool  // O_DIRECT may be used
+	sectorSize int64 // alignment O_DIRECT needs for offsets and lengths
+}
+
+var _ io.WriterAt = (*Target)(nil)
+
+// OpenTarget checks and opens the destination for an image of imageSize
+// bytes (-1 if unknown):
+//   - a regular file is created or truncated (its old content must not
+//     survive) and sized to the image, so unwritten ranges stay holes;
+//   - a block device is opened exclusively (the kernel refuses a mounted or
+//     otherwise busy device) and must be at least imageSize bytes;
+//   - a character device (such as /dev/null) is opened for writing.
+//
+// A path under /dev that does not exist is an error: a typo there would
+// otherwise create a file on the root filesystem.
+func OpenTarget(path string, imageSize int64) (*Target, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if abs, _ := filepath.Abs(path); strings.HasPrefix(abs, "/dev/") {
+			return nil, fmt.Errorf("%s does not exist: no such device (refusing to create a regular file under /dev)", path)
+		}
+		return openFile(path, imageSize)
+	case err != nil:
+		return nil, err
+	}
+	switch mode := fi.Mode(); {
+	case mode.IsRegular():
+		return openFile(path, imageSize)
+	case mode&os.ModeDevice != 0 && mode&os.ModeCharDevice == 0:
+		return openBlockDevice(path, imageSize)
+	case mode&os.ModeCharDevice != 0:
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		return &Target{f: f, path: path, kind: CharDevice, size: -1}, nil
+	case mode.IsDir():
+		return nil, fmt.Errorf("%s is a directory, not a file or device", path)
+	}
+	return nil, fmt.Errorf("%s is a %s, not a file or device: cannot write at offsets there", path, fi.Mode().Type())
+}
+
+func openFile(path string, imageSize int64) (*Target, error) {
+	f, direct, err := openDirect(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{f: f, path: path, kind: RegularFile, size: imageSize, direct: direct, canDirect: direct, sectorSize: alignment}
+	if imageSize >= 0 {
+		// Size first: a file that will have this size anyway avoids
+		// speculative preallocation beyond it (XFS) and shows holes as
+		// holes from the start.
+		if err := f.Truncate(imageSize); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("sizing %s to %d bytes: %w", path, imageSize, err)
+		}
+	}
+	return t, nil
+}
+
+// Path returns the path the target was opened with.
+func (t *Target) Path() string { return t.path }
+
+// Kind returns what the target is.
+func (t *Target) Kind() Kind { return t.kind }
+
+// Size returns the size of a block device, the image size of a regular file,
+// or -1.
+func (t *Target) Size() int64 { return t.size }
+
+// File returns the underlying file.
+func (t *Target) File() *os.File { return t.f }
+
+// WriteAt writes p at off. Aligned writes from aligned memory go through
+// O_DIRECT, bypassing the page cache; others are written buffered.
+func (t *Target) WriteAt(p []byte, off int64) (int, error) {
+	if t.canDirect {
+		aligned := off%t.sectorSize == 0 && int64(len(p))%t.sectorSize == 0 && isAligned(p)
+		if aligned != t.direct {
+			if err := setDirect(t.f, aligned); err != nil {
+				t.canDirect = false
+			} else {
+				t.direct = aligned
+			}
+		}
+	}
+	n, err := t.f.WriteAt(p, off)
+	if err != nil && t.direct && n == 0 && isEINVAL(err) {
+		// Some filesystems accept O_DIRECT at open and refuse it at write.
+		if setDirect(t.f, false) == nil {
+			t.direct, t.canDirect = false, false
+			return t.f.WriteAt(p, off)
+		}
+	}
+	return n, err
+}
+
+// Finish makes the written data durable: a regular file gets its final size
+// (size, or the image size given to OpenTarget if size < 0) and every target
+// but a character device is synced. Finish does not close the target.
+func (t *Target) Finish(size int64) error {
+	if size < 0 {
+		size = t.size
+	}
+	if t.kind == RegularFile && size >= 0 {
+		if err := t.f.Truncate(size); err != nil {
+			return fmt.Errorf("sizing %s to %d bytes: %w", t.path, size, err)
+		}
+	}
+	if t.kind == CharDevice {
+		return nil
+	}
+	if err := t.f.Sync(); err != nil {
+		return fmt.Errorf("synchronizing %s: %w", t.path, err)
+	}
+	return nil
+}
+
+// Close closes the target.
+func (t *Target) Close() error { return t.f.Close() }
