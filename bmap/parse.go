@@ -131,8 +131,12 @@ func ParseBytes(data []byte) (*Map, error) {
 			return nil, &FormatError{Element: "<ChecksumType>", Msg: fmt.Sprintf("missing (required by version %s)", raw.version)}
 		}
 		m.ChecksumType = strings.ToLower(e.text)
-		if _, err := newHash(m.ChecksumType); err != nil {
-			return nil, &FormatError{Line: e.line, Element: "<ChecksumType>", Msg: err.Error()}
+		if h, err := newHash(m.ChecksumType); h == nil {
+			msg := "empty"
+			if err != nil {
+				msg = err.Error()
+			}
+			return nil, &FormatError{Line: e.line, Element: "<ChecksumType>", Msg: msg}
 		}
 		fileSumTag, attr = "BmapFileChecksum", "chksum"
 	case major == 1 && minor == 3:
@@ -213,6 +217,9 @@ func scan(data []byte) (*rawMap, error) {
 				if name != "bmap" {
 					return nil, &FormatError{Line: line, Element: "<" + name + ">", Msg: "root element is not <bmap>: not a bmap file"}
 				}
+				if raw.rooted {
+					return nil, &FormatError{Line: line, Element: "<bmap>", Msg: "malformed XML: a second root element"}
+				}
 				raw.rooted = true
 				for _, a := range t.Attr {
 					if a.Name.Local == "version" {
@@ -248,6 +255,9 @@ func scan(data []byte) (*rawMap, error) {
 			stack = append(stack, name)
 			text.Reset()
 		case xml.CharData:
+			if len(stack) == 0 && len(bytes.Trim(t, " \t\r\n\ufeff")) > 0 { // XML white space, a byte order mark
+				return nil, &FormatError{Line: line, Msg: "malformed XML: text outside the root element"}
+			}
 			text.Write(t)
 		case xml.EndElement:
 			switch len(stack) {
@@ -349,8 +359,8 @@ func checkFileChecksum(data []byte, e *element, tag string, m *Map) error {
 	m.FileChecksum = want
 	got := fileChecksum(data, e.text, m.ChecksumType)
 	if subtle.ConstantTimeCompare(got, want) != 1 {
-		return fmt.Errorf("%w: computed %s %x, stored %s (was the file changed after it was created?)",
-			ErrFileChecksum, m.ChecksumType, got, e.text)
+		return fmt.Errorf("%w: line %d: <%s>: computed %s %x, stored %s (was the file changed after it was created?)",
+			ErrFileChecksum, e.line, tag, m.ChecksumType, got, e.text)
 	}
 	return nil
 }

@@ -228,38 +228,40 @@ func TestCopyWithoutMap(t *testing.T) {
 func FuzzCopy(f *testing.F) {
 	f.Add(uint64(1), uint16(5000), uint16(512), uint8(3), uint8(2), false)
 	f.Add(uint64(2), uint16(65535), uint16(4096), uint8(1), uint8(1), true)
-	f.Fuzz(func(t *testing.T, seed uint64, size, bs uint16, bufPages, nbuf uint8, streamed bool) {
-		if size == 0 || bs == 0 {
-			return
+	f.Fuzz(fuzzOne)
+}
+
+func fuzzOne(t *testing.T, seed uint64, size, bs uint16, bufPages, nbuf uint8, streamed bool) {
+	if size == 0 || bs == 0 {
+		return
+	}
+	rng := rand.New(rand.NewPCG(seed, 0))
+	img := randomImage(rng, int(size))
+	blocks := (int64(size) + int64(bs) - 1) / int64(bs)
+	var ranges [][2]int64
+	for b := int64(0); b < blocks; b++ {
+		if rng.IntN(2) == 0 {
+			continue
 		}
-		rng := rand.New(rand.NewPCG(seed, 0))
-		img := randomImage(rng, int(size))
-		blocks := (int64(size) + int64(bs) - 1) / int64(bs)
-		var ranges [][2]int64
-		for b := int64(0); b < blocks; b++ {
-			if rng.IntN(2) == 0 {
-				continue
-			}
-			last := b + rng.Int64N(blocks-b)
-			ranges = append(ranges, [2]int64{b, last})
-			b = last + rng.Int64N(3)
-		}
-		m := makeMap(img, int64(bs), ranges)
-		var src io.Reader = bytes.NewReader(img)
-		if streamed {
-			src = stream{src}
-		}
-		d := newMemDest(int64(size))
-		st, err := Copy(context.Background(), d, src, m, Options{BufferSize: int(bufPages%8+1) * 4096, Buffers: int(nbuf%4 + 1)})
-		if err != nil {
-			t.Fatalf("Copy: %v", err)
-		}
-		want := reference(img, m)
-		if !bytes.Equal(d.data, want.data) || !equalBools(d.written, want.written) {
-			t.Fatal("destination differs from the reference copy")
-		}
-		if st.WrittenBlocks != m.MappedBlocksCount {
-			t.Fatalf("wrote %d blocks, want %d", st.WrittenBlocks, m.MappedBlocksCount)
-		}
-	})
+		last := b + rng.Int64N(blocks-b)
+		ranges = append(ranges, [2]int64{b, last})
+		b = last + rng.Int64N(3)
+	}
+	m := makeMap(img, int64(bs), ranges)
+	var src io.Reader = bytes.NewReader(img)
+	if streamed {
+		src = stream{src}
+	}
+	d := newMemDest(int64(size))
+	st, err := Copy(context.Background(), d, src, m, Options{BufferSize: int(bufPages%8+1) * 4096, Buffers: int(nbuf%4 + 1)})
+	if err != nil {
+		t.Fatalf("Copy: %v", err)
+	}
+	want := reference(img, m)
+	if !bytes.Equal(d.data, want.data) || !equalBools(d.written, want.written) {
+		t.Fatal("destination differs from the reference copy")
+	}
+	if st.WrittenBlocks != m.MappedBlocksCount {
+		t.Fatalf("wrote %d blocks, want %d", st.WrittenBlocks, m.MappedBlocksCount)
+	}
 }

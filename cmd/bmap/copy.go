@@ -1,0 +1,294 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bmap-tools/bmap/bmap"
+	"github.com/bmap-tools/bmap/decompress"
+	"github.com/bmap-tools/bmap/flash"
+	"github.com/urfave/cli/v2"
+)
+
+func copyCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "copy",
+		Usage:     "write an image to a block device or file, only its mapped blocks, verified",
+		ArgsUsage: "IMAGE DEST",
+		Description: "IMAGE is a path or - for stdin, raw or compressed (gz, bz2, xz, lzma, zst, lz4, lzo, zip, tar.*),\n" +
+			"detected by content. Without --bmap, the bmap is looked for beside IMAGE: IMAGE.bmap, then\n" +
+			"with one extension after another removed (a.img.gz: a.img.gz.bmap, a.img.bmap, a.bmap).\n" +
+			"DEST is a block device, a character device such as /dev/null, or a regular file, which is\n" +
+			"replaced by a sparse copy of the image.",
+		Flags: commandFlags(
+			&cli.StringFlag{Name: "bmap", Usage: "the block map `FILE` (may be compressed)"},
+			&cli.BoolFlag{Name: "nobmap", Usage: "copy the whole image, without a bmap"},
+			&cli.StringFlag{Name: "bmap-sig", Usage: "detached OpenPGP signature `FILE` of the bmap"},
+			&cli.BoolFlag{Name: "no-sig-verify", Usage: "do not verify the bmap's signature"},
+			&cli.StringFlag{Name: "keyring", Usage: "verify the signature with the keys in `FILE` (default: the GnuPG keyring)"},
+			&cli.StringFlag{Name: "fingerprint", Usage: "accept only a signature by the key with this `FPR`"},
+			&cli.BoolFlag{Name: "no-verify", Usage: "do not verify the checksums of the mapped ranges"},
+			&cli.StringFlag{Name: "psplash-pipe", Usage: "write progress to the psplash `FIFO`"},
+			&cli.BoolFlag{Name: "removable-device", Usage: "refuse a DEST that is not a removable block device"},
+		),
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			if err := setupLog(c, e); err != nil {
+				return err
+			}
+			o, err := copyOptionsFrom(c)
+			if err != nil {
+				return err
+			}
+			return runCopy(c, e, o)
+		},
+	}
+}
+
+type copyOptions struct {
+	image, dest          string
+	bmapPath, sigPath    string
+	noBmap, noSigVerify  bool
+	keyring, fingerprint string
+	noVerify, removable  bool
+	psplashPipe          string
+}
+
+func copyOptionsFrom(c *cli.Context) (copyOptions, error) {
+	if c.NArg() != 2 {
+		return copyOptions{}, usagef("copy takes IMAGE and DEST arguments, got %d", c.NArg())
+	}
+	o := copyOptions{
+		image: c.Args().Get(0), dest: c.Args().Get(1),
+		bmapPath: c.String("bmap"), sigPath: c.String("bmap-sig"),
+		noBmap: c.Bool("nobmap"), noSigVerify: c.Bool("no-sig-verify"),
+		keyring: c.String("keyring"), fingerprint: c.String("fingerprint"),
+		noVerify: c.Bool("no-verify"), removable: c.Bool("removable-device"),
+		psplashPipe: c.String("psplash-pipe"),
+	}
+	switch {
+	case o.noBmap && o.bmapPath != "":
+		return o, usagef("--nobmap and --bmap cannot be used together")
+	case o.sigPath != "" && o.noSigVerify:
+		return o, usagef("--bmap-sig and --no-sig-verify cannot be used together")
+	case o.noSigVerify && o.keyring != "":
+		return o, usagef("--no-sig-verify and --keyring cannot be used together")
+	case o.noSigVerify && o.fingerprint != "":
+		return o, usagef("--no-sig-verify and --fingerprint cannot be used together")
+	case o.noBmap && o.sigPath != "":
+		return o, usagef("--bmap-sig needs a bmap, but --nobmap was given")
+	}
+	return o, nil
+}
+
+// runCopy checks everything it can before it opens the destination: the
+// bmap (found, read, its checksum and signature verified, parsed), the image
+// (opened, its format detected, a raw image's size compared with the bmap).
+func runCopy(c *cli.Context, e *env, o copyOptions) error {
+	log := e.log
+	// 1. The image.
+	var imgFile *os.File
+	var imgIn io.Reader
+	if o.image == "-" {
+		imgIn = e.stdin
+		if f, ok := e.stdin.(*os.File); ok {
+			imgFile = f
+		}
+	} else {
+		f, err := os.Open(o.image)
+		if err != nil {
+			return fmt.Errorf("cannot open image: %w", err)
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err != nil {
+			return err
+		} else if fi.IsDir() {
+			return fmt.Errorf("image %s is a directory, not an image file", o.image)
+		}
+		imgFile, imgIn = f, f
+	}
+
+	// 2. The bmap.
+	var m *bmap.Map
+	path := o.bmapPath
+	if !o.noBmap {
+		if path == "" {
+			path = discoverBmap(o.image)
+			if path == "" {
+				if o.image == "-" {
+					return usagef("reading the image from stdin: give its bmap with --bmap, or use --nobmap to flash without a bmap")
+				}
+				return fmt.Errorf("no bmap file found for %s (tried %s); give one with --bmap, or use --nobmap to flash without a bmap",
+					o.image, strings.Join(bmapCandidates(o.image), ", "))
+			}
+			log.Infof("discovered bmap file '%s'", path)
+		}
+		if imgFile != nil {
+			if same, _ := sameFile(imgFile, path); same {
+				return fmt.Errorf("the bmap %s is the image itself: make sure you are writing your image and not the bmap file", path)
+			}
+		}
+		var err error
+		if m, err = loadBmap(e, path, o); err != nil {
+			return err
+		}
+		log.Infof("block map format version %s", m.Version)
+		log.Infof("%d blocks of size %d (%s), mapped %d blocks (%s or %.1f%%)",
+			m.BlocksCount, m.BlockSize, bmap.HumanSize(m.ImageSize), m.MappedBlocksCount,
+			bmap.HumanSize(m.MappedBlocksCount*m.BlockSize), float64(m.MappedBlocksCount)*100/float64(m.BlocksCount))
+	}
+
+	// 3. The image's format; a raw file's size must match the bmap.
+	dec, err := decompress.NewReader(imgIn, o.image)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", o.image, err)
+	}
+	defer dec.Close()
+	for _, n := range dec.Notes() {
+		log.Infof("%s", n)
+	}
+	var src io.Reader = dec
+	imageSize := int64(-1)
+	if m != nil {
+		imageSize = m.ImageSize
+	}
+	if dec.Kind() == (decompress.Kind{Format: decompress.Raw}) && imgFile != nil {
+		if fi, err := imgFile.Stat(); err == nil && fi.Mode().IsRegular() {
+			if m != nil && fi.Size() != m.ImageSize {
+				return fmt.Errorf("image %s is %d bytes, but the bmap says the image is %d bytes: wrong image or wrong bmap",
+					o.image, fi.Size(), m.ImageSize)
+			}
+			imageSize = fi.Size()
+			// A raw local file: read it directly so holes are skipped by seeking.
+			if _, err := imgFile.Seek(0, io.SeekStart); err == nil {
+				src = imgFile
+			}
+		}
+	}
+	if m == nil && imageSize >= 0 {
+		m = bmap.Whole(imageSize, 4096)
+	}
+	log.Debugf("image format: %s", dec.Kind())
+
+	// 4. The destination, now that everything that could be checked was.
+	if imgFile != nil {
+		if same, _ := sameFile(imgFile, o.dest); same {
+			return fmt.Errorf("the destination %s is the image itself", o.dest)
+		}
+	}
+	t, err := flash.OpenTarget(o.dest, imageSize)
+	if err != nil {
+		return fmt.Errorf("cannot open destination: %w", err)
+	}
+	defer t.Close()
+	if o.removable && t.Kind() != flash.BlockDevice {
+		return fmt.Errorf("%s is not a block device, but --removable-device was given", o.dest)
+	}
+	if !o.noBmap {
+		log.Infof("copying image '%s' to %s '%s' using bmap file '%s'", filepath.Base(o.image), t.Kind(), o.dest, filepath.Base(path))
+	} else {
+		log.Infof("copying image '%s' to %s '%s' without a bmap", filepath.Base(o.image), t.Kind(), o.dest)
+	}
+
+	start := time.Now()
+	stats, err := flash.Copy(c.Context, t, src, m, flash.Options{NoVerify: o.noVerify})
+	if err != nil {
+		return fmt.Errorf("copying %s to %s: %w", o.image, o.dest, err)
+	}
+	if t.Kind() != flash.CharDevice {
+		log.Infof("synchronizing '%s'", o.dest)
+	}
+	if err := t.Finish(stats.ImageBytes); err != nil {
+		return err
+	}
+	if err := t.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", o.dest, err)
+	}
+	elapsed := time.Since(start)
+	log.Infof("copying time: %s, copying speed %s/sec", humanTime(elapsed), bmap.HumanSize(int64(float64(stats.WrittenBytes)/max(elapsed.Seconds(), 1e-3))))
+	log.Debugf("busy time: reading and decompressing %s, hashing %s, writing %s", stats.ReadTime, stats.HashTime, stats.WriteTime)
+	return nil
+}
+
+// humanTime formats a duration as bmaptool does: "[Nh ][Nm ]S.Ss".
+func humanTime(d time.Duration) string {
+	s := d.Seconds()
+	h, m := int(s)/3600, int(s)%3600/60
+	s -= float64(h*3600 + m*60)
+	out := ""
+	if h > 0 {
+		out = fmt.Sprintf("%dh ", h)
+	}
+	if m > 0 {
+		out += fmt.Sprintf("%dm ", m)
+	}
+	return out + fmt.Sprintf("%.1fs", s)
+}
+
+// bmapCandidates lists where bmaptool looks for the bmap of image: image +
+// ".bmap", then with one extension after another removed.
+func bmapCandidates(image string) []string {
+	var out []string
+	base := image
+	for {
+		out = append(out, base+".bmap")
+		ext := filepath.Ext(base)
+		if ext == "" || ext == base || strings.HasSuffix(base, "/"+ext) {
+			return out
+		}
+		base = strings.TrimSuffix(base, ext)
+	}
+}
+
+// discoverBmap returns the first candidate that is a file, or "".
+func discoverBmap(image string) string {
+	if image == "-" {
+		return ""
+	}
+	for _, p := range bmapCandidates(image) {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	return ""
+}
+
+func sameFile(f *os.File, path string) (bool, error) {
+	a, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	b, err := os.Stat(path)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(a, b), nil
+}
+
+// loadBmap reads the bmap at path (possibly compressed), and parses it,
+// which verifies its own checksum.
+func loadBmap(e *env, path string, o copyOptions) (*bmap.Map, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open bmap: %w", err)
+	}
+	defer f.Close()
+	dec, err := decompress.NewReader(f, path)
+	if err != nil {
+		return nil, fmt.Errorf("bmap %s: %w", path, err)
+	}
+	defer dec.Close()
+	data, err := io.ReadAll(io.LimitReader(dec, bmap.MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading bmap %s: %w", path, err)
+	}
+	m, err := bmap.ParseBytes(data)
+	if err != nil {
+		return nil, fmt.Errorf("bmap %s: %w", path, err)
+	}
+	return m, nil
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// Exit codes, documented in README.md; keep them stable.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 128 // plus the signal number: 130 for SIGINT, 143 for SIGTERM
+)
+
+// usageError is a command line that cannot be run as written.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// interrupted is the cause of a context cancelled by a signal.
+type interrupted struct{ sig os.Signal }
+
+func (e interrupted) Error() string { return fmt.Sprintf("interrupted by %v", e.sig) }
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if _, ok := errors.AsType[usageError](err); ok {
+		return exitUsage
+	}
+	if i, ok := errors.AsType[interrupted](err); ok {
+		if s, ok := i.sig.(syscall.Signal); ok {
+			return exitInterrupted + int(s)
+		}
+		return exitInterrupted + int(syscall.SIGINT)
+	}
+	return exitFailure
+}
