@@ -27,6 +27,9 @@ type Options struct {
 	// Progress, if not nil, is updated as the copy goes; another goroutine
 	// may read it at any time.
 	Progress *Progress
+	// Verified, if not nil, is called with each range whose checksum
+	// matched, in order, from the hashing goroutine. It must be quick.
+	Verified func(r bmap.Range)
 }
 
 // Progress holds counters a caller can poll while Copy runs.
@@ -301,6 +304,9 @@ func (c *copier) hash(in <-chan chunk, out chan<- chunk, free chan<- []byte) err
 				}
 				c.stats.VerifiedRanges++
 				c.opt.Progress.VerifiedRanges.Add(1)
+				if c.opt.Verified != nil {
+					c.opt.Verified(r)
+				}
 			}
 			c.stats.HashTime += time.Since(t)
 		}

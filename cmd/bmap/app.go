@@ -30,7 +30,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, log: newLogger(stderr, prog)}
 	app := newApp(prog, e)
-	err := app.RunContext(ctx, append([]string{prog}, permute(args[min(1, len(args)):])...))
+	err := app.RunContext(ctx, append([]string{prog}, permute(args[min(1, len(args)):], valueFlags(app))...))
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
 			err = fmt.Errorf("%w: %w", cause, err)
@@ -97,17 +97,32 @@ func commandFlags(own ...cli.Flag) []cli.Flag { return append(own, globalFlags..
 
 func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} }
 
-// valueFlags are the options that take a value as the next argument.
-var valueFlags = map[string]bool{
-	"-o": true, "--output": true, "--bmap": true, "--bmap-sig": true,
-	"--keyring": true, "--fingerprint": true, "--psplash-pipe": true,
+// valueFlags returns the options of app's commands that take a value, as
+// they are written on a command line ("-o", "--bmap").
+func valueFlags(app *cli.App) map[string]bool {
+	out := map[string]bool{}
+	for _, cmd := range app.Commands {
+		for _, f := range cmd.Flags {
+			if _, isBool := f.(*cli.BoolFlag); isBool {
+				continue
+			}
+			for _, name := range f.Names() {
+				if len(name) == 1 {
+					out["-"+name] = true
+				} else {
+					out["--"+name] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // permute moves options after a command's positional arguments in front of
 // them, as bmaptool (argparse) accepts them anywhere: "create IMG -o OUT",
 // "copy IMG DEV --bmap=X". urfave/cli stops at the first positional. A "--"
 // ends the options; "-" alone is a positional (stdin).
-func permute(args []string) []string {
+func permute(args []string, valueFlags map[string]bool) []string {
 	var global, opts, pos []string
 	i := 0
 	for ; i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" && args[i] != "--"; i++ {

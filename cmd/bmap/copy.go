@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +36,8 @@ func copyCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "no-verify", Usage: "do not verify the checksums of the mapped ranges"},
 			&cli.StringFlag{Name: "psplash-pipe", Usage: "write progress to the psplash `FIFO`"},
 			&cli.BoolFlag{Name: "removable-device", Usage: "refuse a DEST that is not a removable block device"},
+			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress output: auto (a line on a terminal), none, or json (one event per line, for CI)"},
+			&cli.IntFlag{Name: "progress-fd", Value: 2, Usage: "write --progress json events to file descriptor `N`"},
 		),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
@@ -56,6 +60,8 @@ type copyOptions struct {
 	keyring, fingerprint string
 	noVerify, removable  bool
 	psplashPipe          string
+	progress             string
+	progressFD           int
 }
 
 func copyOptionsFrom(c *cli.Context) (copyOptions, error) {
@@ -69,8 +75,11 @@ func copyOptionsFrom(c *cli.Context) (copyOptions, error) {
 		keyring: c.String("keyring"), fingerprint: c.String("fingerprint"),
 		noVerify: c.Bool("no-verify"), removable: c.Bool("removable-device"),
 		psplashPipe: c.String("psplash-pipe"),
+		progress:    c.String("progress"), progressFD: c.Int("progress-fd"),
 	}
 	switch {
+	case o.progress != "auto" && o.progress != "none" && o.progress != "json":
+		return o, usagef("--progress %q: want auto, none or json", o.progress)
 	case o.noBmap && o.bmapPath != "":
 		return o, usagef("--nobmap and --bmap cannot be used together")
 	case o.sigPath != "" && o.noSigVerify:
@@ -88,8 +97,34 @@ func copyOptionsFrom(c *cli.Context) (copyOptions, error) {
 // runCopy checks everything it can before it opens the destination: the
 // bmap (found, read, its checksum and signature verified, parsed), the image
 // (opened, its format detected, a raw image's size compared with the bmap).
-func runCopy(c *cli.Context, e *env, o copyOptions) error {
+func runCopy(c *cli.Context, e *env, o copyOptions) (err error) {
 	log := e.log
+	rep := &reporter{prog: log.prog}
+	var events *jsonEvents
+	switch o.progress {
+	case "json":
+		w := io.Writer(e.stderr)
+		if o.progressFD != 2 {
+			w = os.NewFile(uintptr(o.progressFD), "progress")
+		}
+		events = &jsonEvents{w: w}
+		rep.events = events
+		if o.progressFD == 2 {
+			log.quiet = true // keep stderr parseable: events and the error line only
+		}
+	case "auto":
+		if f, ok := e.stderr.(*os.File); ok && !log.quiet && !log.debug && isTerminal(f) {
+			rep.term = e.stderr
+		}
+	}
+	rep.psplash = checkPsplash(log, o.psplashPipe)
+	ended := false
+	defer func() {
+		if !ended && err != nil {
+			events.emit(map[string]any{"event": "end", "result": "failure", "error": oneLine(err.Error())})
+		}
+	}()
+	bmapUsed := ""
 	// 1. The image.
 	var imgFile *os.File
 	var imgIn io.Reader
@@ -132,6 +167,7 @@ func runCopy(c *cli.Context, e *env, o copyOptions) error {
 				return fmt.Errorf("the bmap %s is the image itself: make sure you are writing your image and not the bmap file", path)
 			}
 		}
+		bmapUsed = path
 		var err error
 		if m, err = loadBmap(e, path, o); err != nil {
 			return err
@@ -194,24 +230,54 @@ func runCopy(c *cli.Context, e *env, o copyOptions) error {
 		log.Infof("copying image '%s' to %s '%s' without a bmap", filepath.Base(o.image), t.Kind(), o.dest)
 	}
 
+	rep.mapped, rep.imageSize = -1, imageSize
+	if m != nil {
+		rep.mapped = m.MappedBytes()
+	}
+	_, seekable := src.(io.Seeker)
+	rep.stream = !seekable
+	events.emit(map[string]any{"event": "start", "image": o.image, "bmap": bmapUsed, "destination": o.dest,
+		"destination_kind": t.Kind().String(), "format": dec.Kind().String(), "image_size": rep.imageSize,
+		"mapped_bytes": rep.mapped, "block_size": blockSize(m), "verify": !o.noVerify})
+
 	start := time.Now()
-	stats, err := flash.Copy(c.Context, t, src, m, flash.Options{NoVerify: o.noVerify})
+	rep.begin()
+	stats, err := flash.Copy(c.Context, t, src, m, flash.Options{NoVerify: o.noVerify, Progress: &rep.p, Verified: events.rangeVerified(m)})
+	if err == nil {
+		if t.Kind() != flash.CharDevice {
+			log.Infof("synchronizing '%s'", o.dest)
+		}
+		if err = t.Finish(stats.ImageBytes); err == nil {
+			if err = t.Close(); err != nil {
+				err = fmt.Errorf("closing %s: %w", o.dest, err)
+			}
+		}
+	} else {
+		err = fmt.Errorf("copying %s to %s: %w", o.image, o.dest, err)
+	}
+	rep.end(err == nil)
+	elapsed := time.Since(start)
 	if err != nil {
-		return fmt.Errorf("copying %s to %s: %w", o.image, o.dest, err)
-	}
-	if t.Kind() != flash.CharDevice {
-		log.Infof("synchronizing '%s'", o.dest)
-	}
-	if err := t.Finish(stats.ImageBytes); err != nil {
+		if cause := context.Cause(c.Context); cause != nil && !errors.Is(err, cause) {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
+		events.emit(endEvent(stats, elapsed, err))
+		ended = true
 		return err
 	}
-	if err := t.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", o.dest, err)
-	}
-	elapsed := time.Since(start)
 	log.Infof("copying time: %s, copying speed %s/sec", humanTime(elapsed), bmap.HumanSize(int64(float64(stats.WrittenBytes)/max(elapsed.Seconds(), 1e-3))))
-	log.Debugf("busy time: reading and decompressing %s, hashing %s, writing %s", stats.ReadTime, stats.HashTime, stats.WriteTime)
+	text, bottleneck := summary(stats)
+	log.Infof("%s: %s was the bottleneck", text, bottleneck)
+	events.emit(endEvent(stats, elapsed, nil))
+	ended = true
 	return nil
+}
+
+func blockSize(m *bmap.Map) int64 {
+	if m == nil {
+		return 0
+	}
+	return m.BlockSize
 }
 
 // humanTime formats a duration as bmaptool does: "[Nh ][Nm ]S.Ss".

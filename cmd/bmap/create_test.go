@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,7 +184,7 @@ func TestPermute(t *testing.T) {
 		{"copy IMG -- -weird-dest", "copy -- IMG -weird-dest"},
 		{"--version", "--version"},
 	} {
-		got := strings.Join(permute(strings.Fields(tc.in)), " ")
+		got := strings.Join(permute(strings.Fields(tc.in), valueFlags(newApp("bmap", &env{log: newLogger(io.Discard, "bmap")}))), " ")
 		if got != tc.want {
 			t.Errorf("permute(%q) = %q, want %q", tc.in, got, tc.want)
 		}

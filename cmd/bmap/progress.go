@@ -1,0 +1,225 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bmap-tools/bmap/bmap"
+	"github.com/bmap-tools/bmap/flash"
+)
+
+// reporter shows a copy's progress: a line redrawn in place on a terminal,
+// PROGRESS lines for psplash, and JSON events for machines. It polls the
+// engine's counters from its own goroutine, so the copy never waits for it.
+type reporter struct {
+	p          flash.Progress
+	mapped     int64 // bytes to write; -1 if unknown
+	imageSize  int64 // -1 if unknown
+	stream     bool  // the whole image is decoded, holes included
+	start      time.Time
+	term       io.Writer // nil: no terminal line
+	prog       string
+	psplash    string // FIFO path, "" for none
+	events     *jsonEvents
+	lastSplash int
+	drawn      bool
+
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+const tick = 250 * time.Millisecond
+
+func (r *reporter) begin() {
+	r.start = time.Now()
+	r.lastSplash = -1
+	r.stop = make(chan struct{})
+	r.done.Add(1)
+	go func() {
+		defer r.done.Done()
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		n := 0
+		for {
+			select {
+			case <-r.stop:
+				return
+			case <-t.C:
+				n++
+				r.update(n%2 == 0)
+			}
+		}
+	}()
+}
+
+// end stops the reporting goroutine and clears the terminal line.
+func (r *reporter) end(success bool) {
+	if r.stop == nil {
+		return
+	}
+	close(r.stop)
+	r.done.Wait()
+	if success {
+		r.splash(100)
+	}
+	if r.drawn {
+		fmt.Fprint(r.term, "\r\033[K")
+	}
+}
+
+// update draws one progress step; withEvent also emits a JSON progress
+// event (twice a second).
+func (r *reporter) update(withEvent bool) {
+	written, at := r.p.WrittenBytes.Load(), r.p.ImageBytes.Load()
+	elapsed := time.Since(r.start).Seconds()
+	percent := -1.0
+	if r.mapped > 0 {
+		percent = float64(written) * 100 / float64(r.mapped)
+	}
+	// The share of the work done: on a stream every byte of the image is
+	// decoded, holes included; on a seekable file only mapped bytes count.
+	frac := -1.0
+	switch {
+	case r.stream && r.imageSize > 0:
+		frac = float64(at) / float64(r.imageSize)
+	case r.mapped > 0:
+		frac = float64(written) / float64(r.mapped)
+	}
+	eta := -1.0
+	if frac > 0.01 && elapsed > 1 {
+		eta = elapsed * (1 - frac) / frac
+	}
+	rate := float64(written) / max(elapsed, 1e-3)
+
+	if r.term != nil {
+		line := fmt.Sprintf("%s: %s written", r.prog, bmap.HumanSize(written))
+		if r.mapped >= 0 {
+			line = fmt.Sprintf("%s: %s of %s written (%.0f%%)", r.prog, bmap.HumanSize(written), bmap.HumanSize(r.mapped), percent)
+		}
+		if r.stream && r.imageSize > 0 {
+			line += fmt.Sprintf(", image %.0f%% read", 100*float64(at)/float64(r.imageSize))
+		}
+		line += fmt.Sprintf(", %s/s", bmap.HumanSize(int64(rate)))
+		if eta >= 0 {
+			line += ", ETA " + humanTime(time.Duration(eta*float64(time.Second)))
+		}
+		fmt.Fprintf(r.term, "\r\033[K%s", line)
+		r.drawn = true
+	}
+	if percent >= 0 {
+		r.splash(int(percent))
+	}
+	if withEvent && r.events != nil {
+		ev := map[string]any{"event": "progress", "written_bytes": written, "image_offset": at, "elapsed_seconds": round3(elapsed), "rate_bytes_per_second": int64(rate)}
+		if r.mapped >= 0 {
+			ev["mapped_bytes"] = r.mapped
+			ev["percent"] = round3(percent)
+		}
+		if eta >= 0 {
+			ev["eta_seconds"] = round3(eta)
+		}
+		r.events.emit(ev)
+	}
+}
+
+// splash writes "PROGRESS N" to the psplash FIFO when N changed, without
+// blocking: with no reader the open fails and the update is dropped.
+func (r *reporter) splash(percent int) {
+	if r.psplash == "" || percent == r.lastSplash {
+		return
+	}
+	percent = min(max(percent, 0), 100)
+	f, err := os.OpenFile(r.psplash, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return
+	}
+	if _, err := fmt.Fprintf(f, "PROGRESS %d\n", percent); err == nil {
+		r.lastSplash = percent
+	}
+	f.Close()
+}
+
+// checkPsplash warns, as bmaptool does, when the psplash pipe is missing or
+// not a FIFO, and returns the path to use ("" for none).
+func checkPsplash(log *logger, path string) string {
+	if path == "" {
+		return ""
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		log.Warnf("the psplash pipe '%s' is not a FIFO (does psplash run?); progress will not be shown there", path)
+		return ""
+	}
+	return path
+}
+
+// jsonEvents writes one JSON object per line; safe for concurrent use.
+type jsonEvents struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (j *jsonEvents) emit(ev map[string]any) {
+	if j == nil {
+		return
+	}
+	ev["time"] = time.Now().UTC().Format(time.RFC3339Nano)
+	b, _ := json.Marshal(ev)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.w.Write(append(b, '\n'))
+}
+
+func (j *jsonEvents) rangeVerified(m *bmap.Map) func(bmap.Range) {
+	if j == nil {
+		return nil
+	}
+	return func(r bmap.Range) {
+		j.emit(map[string]any{"event": "range", "first": r.First, "last": r.Last,
+			"offset": m.Offset(r), "length": m.Length(r), "checksum": hex.EncodeToString(r.Checksum)})
+	}
+}
+
+func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
+
+// summary describes where a copy's time went and which stage was the
+// bottleneck: decompression (CPU), hashing (CPU) or writing (the device).
+func summary(st flash.Stats) (string, string) {
+	stages := []struct {
+		name string
+		d    time.Duration
+	}{{"reading and decompressing", st.ReadTime}, {"hashing", st.HashTime}, {"writing", st.WriteTime}}
+	slowest := stages[0]
+	for _, s := range stages[1:] {
+		if s.d > slowest.d {
+			slowest = s
+		}
+	}
+	text := fmt.Sprintf("time spent reading and decompressing %s, hashing %s, writing %s",
+		humanTime(st.ReadTime), humanTime(st.HashTime), humanTime(st.WriteTime))
+	return text, slowest.name
+}
+
+func endEvent(st flash.Stats, elapsed time.Duration, err error) map[string]any {
+	_, bottleneck := summary(st)
+	ev := map[string]any{"event": "end", "result": "success", "written_bytes": st.WrittenBytes, "image_bytes": st.ImageBytes,
+		"verified_ranges": st.VerifiedRanges, "seconds": round3(elapsed.Seconds()),
+		"rate_bytes_per_second": int64(float64(st.WrittenBytes) / max(elapsed.Seconds(), 1e-3)),
+		"read_seconds":          round3(st.ReadTime.Seconds()), "hash_seconds": round3(st.HashTime.Seconds()),
+		"write_seconds": round3(st.WriteTime.Seconds()), "bottleneck": bottleneck}
+	if err != nil {
+		ev["result"] = "failure"
+		if _, ok := errors.AsType[interrupted](err); ok {
+			ev["result"] = "interrupted"
+		}
+		ev["error"] = oneLine(err.Error())
+	}
+	return ev
+}
