@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/bmap-tools/bmap/bmap"
 	"github.com/bmap-tools/bmap/decompress"
 	"github.com/bmap-tools/bmap/flash"
+	"github.com/bmap-tools/bmap/verify"
 	"github.com/urfave/cli/v2"
 )
 
@@ -335,15 +337,15 @@ func sameFile(f *os.File, path string) (bool, error) {
 	return os.SameFile(a, b), nil
 }
 
-// loadBmap reads the bmap at path (possibly compressed), and parses it,
-// which verifies its own checksum.
+// loadBmap reads the bmap at path (possibly compressed), verifies its
+// OpenPGP signature (clearsigned, or detached beside it), and parses it,
+// which verifies its own checksum. Nothing here touches the destination.
 func loadBmap(e *env, path string, o copyOptions) (*bmap.Map, error) {
-	f, err := os.Open(path)
+	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open bmap: %w", err)
+		return nil, fmt.Errorf("cannot read bmap: %w", err)
 	}
-	defer f.Close()
-	dec, err := decompress.NewReader(f, path)
+	dec, err := decompress.NewReader(bytes.NewReader(raw), path)
 	if err != nil {
 		return nil, fmt.Errorf("bmap %s: %w", path, err)
 	}
@@ -352,9 +354,99 @@ func loadBmap(e *env, path string, o copyOptions) (*bmap.Map, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading bmap %s: %w", path, err)
 	}
+	if data, err = checkSignature(e, path, raw, data, o); err != nil {
+		return nil, err
+	}
 	m, err := bmap.ParseBytes(data)
 	if err != nil {
 		return nil, fmt.Errorf("bmap %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// checkSignature verifies the bmap's signature and returns the bmap text: a
+// clearsigned bmap's plaintext, else data. raw is the file as stored (a
+// detached signature may cover it, or the decompressed data).
+func checkSignature(e *env, path string, raw, data []byte, o copyOptions) ([]byte, error) {
+	opts := verify.Options{Fingerprint: o.fingerprint}
+	if verify.IsClearSigned(data) {
+		if o.noSigVerify {
+			text, err := verify.ClearSignedText(data)
+			if err != nil {
+				return nil, fmt.Errorf("bmap %s: %w", path, err)
+			}
+			e.log.Warnf("bmap file '%s' is signed, but its signature was not verified (--no-sig-verify)", path)
+			return text, nil
+		}
+		kr, err := loadKeyring(e, o)
+		if err != nil {
+			return nil, err
+		}
+		text, signer, err := verify.ClearSigned(kr, data, opts)
+		if err != nil {
+			return nil, fmt.Errorf("bmap %s: signature verification failed: %w", path, err)
+		}
+		e.log.Infof("successfully verified bmap file signature of %s", signer)
+		return text, nil
+	}
+	if o.noSigVerify {
+		return data, nil
+	}
+	sigPath := o.sigPath
+	if sigPath == "" {
+		for _, ext := range []string{".asc", ".sig", ".gpg"} {
+			if fi, err := os.Stat(path + ext); err == nil && fi.Mode().IsRegular() {
+				sigPath = path + ext
+				e.log.Infof("discovered signature file for bmap '%s'", sigPath)
+				break
+			}
+		}
+	}
+	if sigPath == "" {
+		switch {
+		case o.fingerprint != "":
+			return nil, fmt.Errorf("bmap %s is not signed (no clearsigned text, no %s.asc, .sig or .gpg), but --fingerprint was given", path, path)
+		case o.keyring != "":
+			return nil, fmt.Errorf("bmap %s is not signed (no clearsigned text, no %s.asc, .sig or .gpg), but --keyring was given", path, path)
+		}
+		e.log.Debugf("bmap %s is not signed", path)
+		return data, nil
+	}
+	sig, err := os.ReadFile(sigPath)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the bmap signature: %w", err)
+	}
+	kr, err := loadKeyring(e, o)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := verify.Detached(kr, data, sig, opts)
+	if err != nil && !bytes.Equal(raw, data) {
+		// A compressed bmap: the signature may cover the file as stored.
+		if s, err2 := verify.Detached(kr, raw, sig, opts); err2 == nil {
+			signer, err = s, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bmap %s: signature %s: verification failed: %w", path, sigPath, err)
+	}
+	e.log.Infof("successfully verified bmap file signature of %s", signer)
+	return data, nil
+}
+
+// loadKeyring loads --keyring, or the user's GnuPG public keyring.
+func loadKeyring(e *env, o copyOptions) (*verify.Keyring, error) {
+	if o.keyring != "" {
+		kr, err := verify.LoadKeyring(o.keyring)
+		if err != nil {
+			return nil, fmt.Errorf("cannot load --keyring: %w", err)
+		}
+		return kr, nil
+	}
+	kr, path, err := verify.DefaultKeyring()
+	if err != nil {
+		return nil, fmt.Errorf("the bmap is signed, but there is no keyring to check it with: %w (give one with --keyring, or skip the check with --no-sig-verify)", err)
+	}
+	e.log.Debugf("using the GnuPG keyring %s", path)
+	return kr, nil
 }
