@@ -38,6 +38,7 @@ func copyCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "no-verify", Usage: "do not verify the checksums of the mapped ranges"},
 			&cli.StringFlag{Name: "psplash-pipe", Usage: "write progress to the psplash `FIFO`"},
 			&cli.BoolFlag{Name: "removable-device", Usage: "refuse a DEST that is not a removable block device"},
+			&cli.BoolFlag{Name: "force", Usage: "write DEST even if it, a partition on it or a device built on it is used as swap or held open (a mounted device is still refused by the kernel; the root filesystem's disk always is)"},
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress output: auto (a line on a terminal), none, or json (one event per line, for CI)"},
 			&cli.IntFlag{Name: "progress-fd", Value: 2, Usage: "write --progress json events to file descriptor `N`"},
 		),
@@ -64,6 +65,7 @@ type copyOptions struct {
 	psplashPipe          string
 	progress             string
 	progressFD           int
+	force                bool
 }
 
 func copyOptionsFrom(c *cli.Context) (copyOptions, error) {
@@ -78,6 +80,7 @@ func copyOptionsFrom(c *cli.Context) (copyOptions, error) {
 		noVerify: c.Bool("no-verify"), removable: c.Bool("removable-device"),
 		psplashPipe: c.String("psplash-pipe"),
 		progress:    c.String("progress"), progressFD: c.Int("progress-fd"),
+		force: c.Bool("force"),
 	}
 	switch {
 	case o.progress != "auto" && o.progress != "none" && o.progress != "json":
@@ -218,14 +221,15 @@ func runCopy(c *cli.Context, e *env, o copyOptions) (err error) {
 			return fmt.Errorf("the destination %s is the image itself", o.dest)
 		}
 	}
-	t, err := flash.OpenTarget(o.dest, imageSize)
+	dest, err := checkDestination(e, o)
+	if err != nil {
+		return err
+	}
+	t, err := flash.OpenTarget(dest, imageSize)
 	if err != nil {
 		return fmt.Errorf("cannot open destination: %w", err)
 	}
 	defer t.Close()
-	if o.removable && t.Kind() != flash.BlockDevice {
-		return fmt.Errorf("%s is not a block device, but --removable-device was given", o.dest)
-	}
 	if !o.noBmap {
 		log.Infof("copying image '%s' to %s '%s' using bmap file '%s'", filepath.Base(o.image), t.Kind(), o.dest, filepath.Base(path))
 	} else {
@@ -250,6 +254,9 @@ func runCopy(c *cli.Context, e *env, o copyOptions) (err error) {
 			log.Infof("synchronizing '%s'", o.dest)
 		}
 		if err = t.Finish(stats.ImageBytes); err == nil {
+			if perr := t.RereadPartitions(); perr != nil {
+				log.Warnf("%v", perr)
+			}
 			if err = t.Close(); err != nil {
 				err = fmt.Errorf("closing %s: %w", o.dest, err)
 			}
@@ -280,6 +287,50 @@ func blockSize(m *bmap.Map) int64 {
 		return 0
 	}
 	return m.BlockSize
+}
+
+// checkDestination refuses, before anything is opened for writing, a
+// block device that is in use or holds the running system (and, with
+// --removable-device, one that is not removable). It returns the path to
+// open: symlinks such as /dev/disk/by-id/... resolved.
+func checkDestination(e *env, o copyOptions) (string, error) {
+	fi, err := os.Stat(o.dest)
+	if err != nil || fi.Mode()&os.ModeDevice == 0 || fi.Mode()&os.ModeCharDevice != 0 {
+		if o.removable {
+			return "", fmt.Errorf("%s is not a block device, but --removable-device was given", o.dest)
+		}
+		return o.dest, nil // OpenTarget handles files, character devices and missing paths
+	}
+	d, err := flash.InspectDevice(o.dest)
+	if err != nil {
+		return "", fmt.Errorf("cannot inspect destination: %w", err)
+	}
+	if d.Path != o.dest {
+		e.log.Debugf("%s is %s", o.dest, d.Path)
+	}
+	if o.removable && !d.Removable {
+		return "", fmt.Errorf("%s (%s) is not a removable device, but --removable-device was given", o.dest, d.Disk)
+	}
+	uses, err := d.Uses()
+	if err != nil {
+		return "", fmt.Errorf("cannot tell whether %s is in use: %w", o.dest, err)
+	}
+	for _, u := range uses {
+		if u.Root {
+			return "", fmt.Errorf("refusing to write %s: %s, the running system's root filesystem", o.dest, u)
+		}
+	}
+	if len(uses) > 0 {
+		var what []string
+		for _, u := range uses {
+			what = append(what, u.String())
+		}
+		if !o.force {
+			return "", fmt.Errorf("refusing to write %s: it is in use: %s (unmount it first, or use --force if you are sure)", o.dest, strings.Join(what, "; "))
+		}
+		e.log.Warnf("%s is in use: %s; writing anyway (--force)", o.dest, strings.Join(what, "; "))
+	}
+	return d.Path, nil
 }
 
 // humanTime formats a duration as bmaptool does: "[Nh ][Nm ]S.Ss".
