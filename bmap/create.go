@@ -2,6 +2,7 @@ package bmap
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -88,8 +89,38 @@ func blockRanges(extents []fiemap.Extent, bs, blocks int64) []Range {
 }
 
 // hashRanges fills in the ranges' checksums, reading f with workers
-// goroutines, the largest ranges first so the slowest one starts early.
+// goroutines.
 func (m *Map) hashRanges(ctx context.Context, f *os.File, workers int) error {
+	return m.eachRangeSum(ctx, f, workers, func(i int, sum []byte) { m.Ranges[i].Checksum = sum })
+}
+
+// Verify reads the mapped ranges of r (a device or file holding the image
+// at offset 0) and returns those whose checksum does not match, in order.
+// Ranges without a checksum are not read. Ranges are read by workers
+// goroutines (default GOMAXPROCS), the largest first.
+func (m *Map) Verify(ctx context.Context, r io.ReaderAt, workers int) ([]Range, error) {
+	if m.ChecksumType == "" {
+		return nil, fmt.Errorf("bmap version %s has no checksums to verify against", m.Version)
+	}
+	bad := make([]bool, len(m.Ranges))
+	err := m.eachRangeSum(ctx, r, workers, func(i int, sum []byte) {
+		if len(m.Ranges[i].Checksum) > 0 && string(sum) != string(m.Ranges[i].Checksum) {
+			bad[i] = true
+		}
+	})
+	var out []Range
+	for i, b := range bad {
+		if b {
+			out = append(out, m.Ranges[i])
+		}
+	}
+	return out, err
+}
+
+// eachRangeSum hashes every range of r and calls done (from any of workers
+// goroutines, never concurrently for the same i) with its digest. The
+// largest ranges go first, so the slowest one starts early.
+func (m *Map) eachRangeSum(ctx context.Context, r io.ReaderAt, workers int, done func(i int, sum []byte)) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -109,9 +140,16 @@ func (m *Map) hashRanges(ctx context.Context, f *os.File, workers int) error {
 			defer wg.Done()
 			buf := make([]byte, 1<<20)
 			for i := range next {
-				if err := m.hashRange(ctx, f, i, buf); err != nil {
-					cancel(err)
+				rg := m.Ranges[i]
+				h := m.NewHash()
+				if h == nil {
+					h = sha256.New()
 				}
+				if _, err := io.CopyBuffer(h, io.NewSectionReader(r, m.Offset(rg), m.Length(rg)), buf); err != nil {
+					cancel(fmt.Errorf("reading blocks %d-%d (bytes %d-%d): %w", rg.First, rg.Last, m.Offset(rg), m.Offset(rg)+m.Length(rg)-1, err))
+					continue
+				}
+				done(i, h.Sum(nil))
 			}
 		}()
 	}
@@ -126,18 +164,4 @@ feed:
 	close(next)
 	wg.Wait()
 	return context.Cause(ctx)
-}
-
-func (m *Map) hashRange(ctx context.Context, f *os.File, i int, buf []byte) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	r := &m.Ranges[i]
-	h := m.NewHash()
-	off := m.Offset(*r)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, off, m.Length(*r)), buf); err != nil {
-		return fmt.Errorf("reading blocks %d-%d of %s: %w", r.First, r.Last, f.Name(), err)
-	}
-	r.Checksum = h.Sum(nil)
-	return nil
 }

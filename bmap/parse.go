@@ -36,6 +36,8 @@ func (e *FormatError) Error() string {
 		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Element, e.Msg)
 	case e.Element != "":
 		return fmt.Sprintf("%s: %s", e.Element, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
 	}
 	return e.Msg
 }
@@ -256,7 +258,8 @@ func scan(data []byte) (*rawMap, error) {
 			text.Reset()
 		case xml.CharData:
 			if len(stack) == 0 && len(bytes.Trim(t, " \t\r\n\ufeff")) > 0 { // XML white space, a byte order mark
-				return nil, &FormatError{Line: line, Msg: "malformed XML: text outside the root element"}
+				lead := len(t) - len(bytes.TrimLeft(t, " \t\r\n\ufeff"))
+				return nil, &FormatError{Line: line + bytes.Count(t[:lead], []byte("\n")), Msg: "malformed XML: text outside the root element"}
 			}
 			text.Write(t)
 		case xml.EndElement:

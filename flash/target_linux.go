@@ -75,3 +75,12 @@ func deviceSize(f *os.File) (int64, error) {
 	}
 	return int64(size), nil
 }
+
+// dropCache asks the kernel to forget f's cached pages (and, for a block
+// device, its buffer cache), so reads come from the device.
+func dropCache(f *os.File) {
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeDevice != 0 {
+		_ = unix.IoctlSetInt(int(f.Fd()), unix.BLKFLSBUF, 0)
+	}
+}

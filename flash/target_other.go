@@ -20,3 +20,5 @@ func isEINVAL(error) bool { return false }
 func openBlockDevice(path string, imageSize int64) (*Target, error) {
 	return nil, fmt.Errorf("%s: writing block devices: %w on this system", path, errors.ErrUnsupported)
 }
+
+func dropCache(*os.File) {}

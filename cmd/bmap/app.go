@@ -72,11 +72,11 @@ func newApp(prog string, e *env) *cli.App {
 		Before: func(c *cli.Context) error { return setupLog(c, e) },
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q (want create or copy)", c.Args().First())
+				return usagef("unknown command %q (want create, copy or verify)", c.Args().First())
 			}
-			return usagef("no command given (want create or copy)")
+			return usagef("no command given (want create, copy or verify)")
 		},
-		Commands: []*cli.Command{createCommand(e), copyCommand(e)},
+		Commands: []*cli.Command{createCommand(e), copyCommand(e), verifyCommand(e)},
 	}
 	return app
 }
@@ -142,7 +142,13 @@ func permute(args []string, valueFlags map[string]bool) []string {
 			pos = append(pos, a)
 		default:
 			opts = append(opts, a)
-			if valueFlags[a] && i+1 < len(args) {
+			if valueFlags[a] {
+				if i+1 == len(args) {
+					// No value: end with the option, so the parser
+					// reports it instead of taking the "--" added
+					// below as its value.
+					return append(append(global, command), opts...)
+				}
 				i++
 				opts = append(opts, args[i])
 			}

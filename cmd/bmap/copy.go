@@ -38,6 +38,8 @@ func copyCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "no-verify", Usage: "do not verify the checksums of the mapped ranges"},
 			&cli.StringFlag{Name: "psplash-pipe", Usage: "write progress to the psplash `FIFO`"},
 			&cli.BoolFlag{Name: "removable-device", Usage: "refuse a DEST that is not a removable block device"},
+			&cli.BoolFlag{Name: "verify-readback", Usage: "after writing, read every mapped range back from DEST, past the cache, and check it"},
+			&cli.IntFlag{Name: "retries", Usage: "with --verify-readback, write ranges that read back wrong again, up to `N` times"},
 			&cli.BoolFlag{Name: "force", Usage: "write DEST even if it, a partition on it or a device built on it is used as swap or held open (a mounted device is still refused by the kernel; the root filesystem's disk always is)"},
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress output: auto (a line on a terminal), none, or json (one event per line, for CI)"},
 			&cli.IntFlag{Name: "progress-fd", Value: 2, Usage: "write --progress json events to file descriptor `N`"},
@@ -66,6 +68,8 @@ type copyOptions struct {
 	progress             string
 	progressFD           int
 	force                bool
+	readback             bool
+	retries              int
 }
 
 func copyOptionsFrom(c *cli.Context) (copyOptions, error) {
@@ -80,7 +84,7 @@ func copyOptionsFrom(c *cli.Context) (copyOptions, error) {
 		noVerify: c.Bool("no-verify"), removable: c.Bool("removable-device"),
 		psplashPipe: c.String("psplash-pipe"),
 		progress:    c.String("progress"), progressFD: c.Int("progress-fd"),
-		force: c.Bool("force"),
+		force: c.Bool("force"), readback: c.Bool("verify-readback"), retries: c.Int("retries"),
 	}
 	switch {
 	case o.progress != "auto" && o.progress != "none" && o.progress != "json":
@@ -129,52 +133,26 @@ func runCopy(c *cli.Context, e *env, o copyOptions) (err error) {
 			events.emit(map[string]any{"event": "end", "result": "failure", "error": oneLine(err.Error())})
 		}
 	}()
-	bmapUsed := ""
-	// 1. The image.
-	var imgFile *os.File
-	var imgIn io.Reader
-	if o.image == "-" {
-		imgIn = e.stdin
-		if f, ok := e.stdin.(*os.File); ok {
-			imgFile = f
-		}
-	} else {
-		f, err := os.Open(o.image)
-		if err != nil {
-			return fmt.Errorf("cannot open image: %w", err)
-		}
-		defer f.Close()
-		if fi, err := f.Stat(); err != nil {
-			return err
-		} else if fi.IsDir() {
-			return fmt.Errorf("image %s is a directory, not an image file", o.image)
-		}
-		imgFile, imgIn = f, f
-	}
-
-	// 2. The bmap.
+	// 1. The bmap: found, read, signature and checksum verified, parsed.
 	var m *bmap.Map
-	path := o.bmapPath
+	bmapUsed := o.bmapPath
 	if !o.noBmap {
-		if path == "" {
-			path = discoverBmap(o.image)
-			if path == "" {
+		if bmapUsed == "" {
+			bmapUsed = discoverBmap(o.image)
+			if bmapUsed == "" {
 				if o.image == "-" {
 					return usagef("reading the image from stdin: give its bmap with --bmap, or use --nobmap to flash without a bmap")
 				}
 				return fmt.Errorf("no bmap file found for %s (tried %s); give one with --bmap, or use --nobmap to flash without a bmap",
 					o.image, strings.Join(bmapCandidates(o.image), ", "))
 			}
-			log.Infof("discovered bmap file '%s'", path)
+			log.Infof("discovered bmap file '%s'", bmapUsed)
 		}
-		if imgFile != nil {
-			if same, _ := sameFile(imgFile, path); same {
-				return fmt.Errorf("the bmap %s is the image itself: make sure you are writing your image and not the bmap file", path)
-			}
+		if same, _ := sameFile(o.image, bmapUsed); same {
+			return fmt.Errorf("the bmap %s is the image itself: make sure you are writing your image and not the bmap file", bmapUsed)
 		}
-		bmapUsed = path
 		var err error
-		if m, err = loadBmap(e, path, o); err != nil {
+		if m, err = loadBmap(e, bmapUsed, o); err != nil {
 			return err
 		}
 		log.Infof("block map format version %s", m.Version)
@@ -183,88 +161,66 @@ func runCopy(c *cli.Context, e *env, o copyOptions) (err error) {
 			bmap.HumanSize(m.MappedBlocksCount*m.BlockSize), float64(m.MappedBlocksCount)*100/float64(m.BlocksCount))
 	}
 
-	// 3. The image's format; a raw file's size must match the bmap.
-	dec, err := decompress.NewReader(imgIn, o.image)
+	// 2. The image: opened, its format detected, a raw file's size checked.
+	img, err := openImage(e, o.image, m)
 	if err != nil {
-		return fmt.Errorf("image %s: %w", o.image, err)
+		return err
 	}
-	defer dec.Close()
-	for _, n := range dec.Notes() {
-		log.Infof("%s", n)
+	defer img.Close()
+	if m == nil && img.size >= 0 {
+		m = bmap.Whole(img.size, 4096)
 	}
-	var src io.Reader = dec
-	imageSize := int64(-1)
-	if m != nil {
-		imageSize = m.ImageSize
-	}
-	if dec.Kind() == (decompress.Kind{Format: decompress.Raw}) && imgFile != nil {
-		if fi, err := imgFile.Stat(); err == nil && fi.Mode().IsRegular() {
-			if m != nil && fi.Size() != m.ImageSize {
-				return fmt.Errorf("image %s is %d bytes, but the bmap says the image is %d bytes: wrong image or wrong bmap",
-					o.image, fi.Size(), m.ImageSize)
-			}
-			imageSize = fi.Size()
-			// A raw local file: read it directly so holes are skipped by seeking.
-			if _, err := imgFile.Seek(0, io.SeekStart); err == nil {
-				src = imgFile
-			}
-		}
-	}
-	if m == nil && imageSize >= 0 {
-		m = bmap.Whole(imageSize, 4096)
-	}
-	log.Debugf("image format: %s", dec.Kind())
 
-	// 4. The destination, now that everything that could be checked was.
-	if imgFile != nil {
-		if same, _ := sameFile(imgFile, o.dest); same {
-			return fmt.Errorf("the destination %s is the image itself", o.dest)
-		}
+	// 3. The destination, now that everything that could be checked was.
+	if same, _ := sameFile(o.image, o.dest); same {
+		return fmt.Errorf("the destination %s is the image itself", o.dest)
 	}
 	dest, err := checkDestination(e, o)
 	if err != nil {
 		return err
 	}
-	t, err := flash.OpenTarget(dest, imageSize)
+	t, err := flash.OpenTarget(dest, img.size)
 	if err != nil {
 		return fmt.Errorf("cannot open destination: %w", err)
 	}
 	defer t.Close()
 	if !o.noBmap {
-		log.Infof("copying image '%s' to %s '%s' using bmap file '%s'", filepath.Base(o.image), t.Kind(), o.dest, filepath.Base(path))
+		log.Infof("copying image '%s' to %s '%s' using bmap file '%s'", filepath.Base(o.image), t.Kind(), o.dest, filepath.Base(bmapUsed))
 	} else {
 		log.Infof("copying image '%s' to %s '%s' without a bmap", filepath.Base(o.image), t.Kind(), o.dest)
 	}
 
-	rep.mapped, rep.imageSize = -1, imageSize
+	rep.mapped, rep.imageSize = -1, img.size
 	if m != nil {
 		rep.mapped = m.MappedBytes()
 	}
-	_, seekable := src.(io.Seeker)
+	_, seekable := img.src.(io.Seeker)
 	rep.stream = !seekable
 	events.emit(map[string]any{"event": "start", "image": o.image, "bmap": bmapUsed, "destination": o.dest,
-		"destination_kind": t.Kind().String(), "format": dec.Kind().String(), "image_size": rep.imageSize,
+		"destination_kind": t.Kind().String(), "format": img.kind.String(), "image_size": rep.imageSize,
 		"mapped_bytes": rep.mapped, "block_size": blockSize(m), "verify": !o.noVerify})
 
+	// 4. The copy, then sync, read back and partition table.
 	start := time.Now()
 	rep.begin()
-	stats, err := flash.Copy(c.Context, t, src, m, flash.Options{NoVerify: o.noVerify, Progress: &rep.p, Verified: events.rangeVerified(m)})
+	stats, err := flash.Copy(c.Context, t, img.src, m, flash.Options{NoVerify: o.noVerify, Progress: &rep.p, Verified: events.rangeVerified(m)})
 	if err == nil {
-		if t.Kind() != flash.CharDevice {
-			log.Infof("synchronizing '%s'", o.dest)
-		}
-		if err = t.Finish(stats.ImageBytes); err == nil {
-			if perr := t.RereadPartitions(); perr != nil {
-				log.Warnf("%v", perr)
-			}
-			if err = t.Close(); err != nil {
-				err = fmt.Errorf("closing %s: %w", o.dest, err)
-			}
-		}
+		err = finish(e, o, t, stats.ImageBytes)
 	} else {
 		err = fmt.Errorf("copying %s to %s: %w", o.image, o.dest, err)
 	}
 	rep.end(err == nil)
+	if err == nil && o.readback {
+		err = readBack(c.Context, e, o, t, m)
+	}
+	if err == nil {
+		if perr := t.RereadPartitions(); perr != nil {
+			log.Warnf("%v", perr)
+		}
+		if err = t.Close(); err != nil {
+			err = fmt.Errorf("closing %s: %w", o.dest, err)
+		}
+	}
 	elapsed := time.Since(start)
 	if err != nil {
 		if cause := context.Cause(c.Context); cause != nil && !errors.Is(err, cause) {
@@ -280,6 +236,148 @@ func runCopy(c *cli.Context, e *env, o copyOptions) (err error) {
 	events.emit(endEvent(stats, elapsed, nil))
 	ended = true
 	return nil
+}
+
+// finish makes what was written durable: sized (a file) and synced.
+func finish(e *env, o copyOptions, t *flash.Target, size int64) error {
+	if t.Kind() != flash.CharDevice {
+		e.log.Infof("synchronizing '%s'", o.dest)
+	}
+	return t.Finish(size)
+}
+
+// readBack re-reads every mapped range from the destination, past the page
+// cache, and compares it with the bmap. With --retries, ranges that read
+// back wrong are written again from a freshly opened image and checked
+// again.
+func readBack(ctx context.Context, e *env, o copyOptions, t *flash.Target, m *bmap.Map) error {
+	if m == nil || m.ChecksumType == "" {
+		return fmt.Errorf("--verify-readback needs a bmap with checksums")
+	}
+	for attempt := 0; ; attempt++ {
+		e.log.Infof("reading back and verifying %s of '%s'", bmap.HumanSize(m.MappedBytes()), o.dest)
+		r, err := flash.OpenDirectReader(t.Path())
+		if err != nil {
+			return fmt.Errorf("cannot read back %s: %w", o.dest, err)
+		}
+		bad, err := m.Verify(ctx, r, 0)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("reading back %s: %w", o.dest, err)
+		}
+		if len(bad) == 0 {
+			e.log.Infof("read back %d ranges of '%s': all match the bmap", len(m.Ranges), o.dest)
+			return nil
+		}
+		desc := describeRanges(m, bad)
+		if attempt == o.retries {
+			return fmt.Errorf("read-back verification of %s failed: %d of %d ranges differ from the bmap: %s; the device returns data other than what was written (failing media?)",
+				o.dest, len(bad), len(m.Ranges), desc)
+		}
+		if o.image == "-" {
+			return fmt.Errorf("read-back verification of %s failed (%s), and the image came from stdin, so it cannot be read again to retry", o.dest, desc)
+		}
+		e.log.Warnf("%d ranges of '%s' read back wrong (%s); writing them again (retry %d of %d)", len(bad), o.dest, desc, attempt+1, o.retries)
+		img, err := openImage(e, o.image, m)
+		if err != nil {
+			return err
+		}
+		sub := &bmap.Map{Version: m.Version, ImageSize: m.ImageSize, BlockSize: m.BlockSize, BlocksCount: m.BlocksCount, ChecksumType: m.ChecksumType, Ranges: bad}
+		for _, r := range bad {
+			sub.MappedBlocksCount += r.Blocks()
+		}
+		_, err = flash.Copy(ctx, t, img.src, sub, flash.Options{})
+		img.Close()
+		if err == nil {
+			err = finish(e, o, t, m.ImageSize)
+		}
+		if err != nil {
+			return fmt.Errorf("rewriting %s: %w", o.dest, err)
+		}
+	}
+}
+
+// describeRanges names up to 5 ranges as "blocks A-B (bytes X-Y)".
+func describeRanges(m *bmap.Map, rs []bmap.Range) string {
+	var parts []string
+	for i, r := range rs {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(rs)-5))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("blocks %d-%d (bytes %d-%d)", r.First, r.Last, m.Offset(r), m.Offset(r)+m.Length(r)-1))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// image is an opened image: raw bytes to copy, and what is known of them.
+type image struct {
+	src   io.Reader // raw image bytes; the *os.File itself for a raw local file (seekable)
+	kind  decompress.Kind
+	size  int64 // -1 if unknown until read
+	close []func() error
+}
+
+func (i *image) Close() error {
+	for _, c := range i.close {
+		c()
+	}
+	return nil
+}
+
+// openImage opens path ("-" for stdin), detects its format and, for a raw
+// file, checks its size against m.
+func openImage(e *env, path string, m *bmap.Map) (*image, error) {
+	img := &image{size: -1}
+	var file *os.File
+	var in io.Reader
+	if path == "-" {
+		in = e.stdin
+		file, _ = e.stdin.(*os.File)
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open image: %w", err)
+		}
+		img.close = append(img.close, f.Close)
+		if fi, err := f.Stat(); err != nil {
+			img.Close()
+			return nil, err
+		} else if fi.IsDir() {
+			img.Close()
+			return nil, fmt.Errorf("image %s is a directory, not an image file", path)
+		}
+		file, in = f, f
+	}
+	dec, err := decompress.NewReader(in, path)
+	if err != nil {
+		img.Close()
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	img.close = append(img.close, dec.Close)
+	for _, n := range dec.Notes() {
+		e.log.Infof("%s", n)
+	}
+	img.src, img.kind = dec, dec.Kind()
+	if m != nil {
+		img.size = m.ImageSize
+	}
+	if img.kind == (decompress.Kind{Format: decompress.Raw}) && file != nil {
+		if fi, err := file.Stat(); err == nil && fi.Mode().IsRegular() {
+			if m != nil && fi.Size() != m.ImageSize {
+				img.Close()
+				return nil, fmt.Errorf("image %s is %d bytes, but the bmap says the image is %d bytes: wrong image or wrong bmap",
+					path, fi.Size(), m.ImageSize)
+			}
+			img.size = fi.Size()
+			// A raw local file: read it directly so holes are skipped by seeking.
+			if _, err := file.Seek(0, io.SeekStart); err == nil {
+				img.src = file
+			}
+		}
+	}
+	e.log.Debugf("image format: %s", img.kind)
+	return img, nil
 }
 
 func blockSize(m *bmap.Map) int64 {
@@ -376,8 +474,9 @@ func discoverBmap(image string) string {
 	return ""
 }
 
-func sameFile(f *os.File, path string) (bool, error) {
-	a, err := f.Stat()
+// sameFile reports whether paths a and b name the same file.
+func sameFile(pathA, path string) (bool, error) {
+	a, err := os.Stat(pathA)
 	if err != nil {
 		return false, err
 	}
