@@ -76,7 +76,8 @@ func newApp(prog string, e *env) *cli.App {
 			}
 			return usagef("no command given (want create, copy or verify)")
 		},
-		Commands: []*cli.Command{createCommand(e), copyCommand(e), verifyCommand(e)},
+		Commands:             []*cli.Command{createCommand(e), copyCommand(e), verifyCommand(e), completionCommand(e), manCommand(e)},
+		EnableBashCompletion: true,
 	}
 	return app
 }
@@ -123,6 +124,11 @@ func valueFlags(app *cli.App) map[string]bool {
 // "copy IMG DEV --bmap=X". urfave/cli stops at the first positional. A "--"
 // ends the options; "-" alone is a positional (stdin).
 func permute(args []string, valueFlags map[string]bool) []string {
+	for _, a := range args {
+		if a == "--generate-bash-completion" { // urfave/cli's completion protocol: leave as typed
+			return args
+		}
+	}
 	var global, opts, pos []string
 	i := 0
 	for ; i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" && args[i] != "--"; i++ {
