@@ -223,8 +223,13 @@ func runCopy(c *cli.Context, e *env, o copyOptions) (err error) {
 	}
 	elapsed := time.Since(start)
 	if err != nil {
-		if cause := context.Cause(c.Context); cause != nil && !errors.Is(err, cause) {
-			err = fmt.Errorf("%w: %w", cause, err)
+		if cause := context.Cause(c.Context); cause != nil {
+			if !errors.Is(err, cause) {
+				err = fmt.Errorf("%w: %w", cause, err)
+			}
+			// Interrupted: what was written is flushed, and incomplete.
+			t.Finish(-1)
+			err = fmt.Errorf("%w; %s holds an incomplete image", err, o.dest)
 		}
 		events.emit(endEvent(stats, elapsed, err))
 		ended = true

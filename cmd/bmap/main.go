@@ -13,7 +13,11 @@ func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() { cancel(interrupted{<-sigs}) }()
+	go func() {
+		sig := <-sigs
+		signal.Reset() // a second Ctrl-C kills at once
+		cancel(interrupted{sig})
+	}()
 	err := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	os.Exit(exitCode(err))
 }
