@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Exit codes, documented in README.md; keep them stable.
@@ -25,7 +27,12 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // interrupted is the cause of a context cancelled by a signal.
 type interrupted struct{ sig os.Signal }
 
-func (e interrupted) Error() string { return fmt.Sprintf("interrupted by %v", e.sig) }
+func (e interrupted) Error() string {
+	if s, ok := e.sig.(syscall.Signal); ok && unix.SignalName(s) != "" {
+		return "interrupted by " + unix.SignalName(s)
+	}
+	return fmt.Sprintf("interrupted by %v", e.sig)
+}
 
 func exitCode(err error) int {
 	if err == nil {
