@@ -91,16 +91,35 @@ func copyOptionsFrom(c *cli.Context) (copyOptions, error) {
 		return o, usagef("--progress %q: want auto, none or json", o.progress)
 	case o.noBmap && o.bmapPath != "":
 		return o, usagef("--nobmap and --bmap cannot be used together")
-	case o.sigPath != "" && o.noSigVerify:
-		return o, usagef("--bmap-sig and --no-sig-verify cannot be used together")
-	case o.noSigVerify && o.keyring != "":
-		return o, usagef("--no-sig-verify and --keyring cannot be used together")
-	case o.noSigVerify && o.fingerprint != "":
-		return o, usagef("--no-sig-verify and --fingerprint cannot be used together")
 	case o.noBmap && o.sigPath != "":
 		return o, usagef("--bmap-sig needs a bmap, but --nobmap was given")
+	case o.readback && o.noBmap:
+		return o, usagef("--verify-readback needs a bmap with checksums, but --nobmap was given")
+	case o.retries < 0:
+		return o, usagef("--retries %d: want 0 or more", o.retries)
+	case o.retries > 0 && !o.readback:
+		return o, usagef("--retries needs --verify-readback")
 	}
-	return o, nil
+	return o, checkSigOptions(o)
+}
+
+// checkSigOptions refuses signature options that contradict each other,
+// and a --fingerprint that cannot match any key, for copy and verify alike.
+func checkSigOptions(o copyOptions) error {
+	switch {
+	case o.sigPath != "" && o.noSigVerify:
+		return usagef("--bmap-sig and --no-sig-verify cannot be used together")
+	case o.noSigVerify && o.keyring != "":
+		return usagef("--no-sig-verify and --keyring cannot be used together")
+	case o.noSigVerify && o.fingerprint != "":
+		return usagef("--no-sig-verify and --fingerprint cannot be used together")
+	}
+	if o.fingerprint != "" {
+		if _, err := verify.NormalizeFingerprint(o.fingerprint); err != nil {
+			return usagef("--fingerprint %q is not a full key fingerprint (40 or 64 hex digits; short key ids are refused)", o.fingerprint)
+		}
+	}
+	return nil
 }
 
 // runCopy checks everything it can before it opens the destination: the
@@ -114,7 +133,11 @@ func runCopy(c *cli.Context, e *env, o copyOptions) (err error) {
 	case "json":
 		w := io.Writer(e.stderr)
 		if o.progressFD != 2 {
-			w = os.NewFile(uintptr(o.progressFD), "progress")
+			f := os.NewFile(uintptr(o.progressFD), "progress")
+			if _, err := f.Stat(); err != nil { // not open: the events would be lost silently
+				return usagef("--progress-fd %d: file descriptor %d is not open", o.progressFD, o.progressFD)
+			}
+			w = f
 		}
 		events = &jsonEvents{w: w}
 		rep.events = events
@@ -154,6 +177,9 @@ func runCopy(c *cli.Context, e *env, o copyOptions) (err error) {
 		var err error
 		if m, err = loadBmap(e, bmapUsed, o); err != nil {
 			return err
+		}
+		if o.readback && m.ChecksumType == "" {
+			return fmt.Errorf("--verify-readback needs a bmap with checksums, but %s (version %s) has none", bmapUsed, m.Version)
 		}
 		log.Infof("block map format version %s", m.Version)
 		log.Infof("%d blocks of size %d (%s), mapped %d blocks (%s or %.1f%%)",
@@ -204,12 +230,14 @@ func runCopy(c *cli.Context, e *env, o copyOptions) (err error) {
 	start := time.Now()
 	rep.begin()
 	stats, err := flash.Copy(c.Context, t, img.src, m, flash.Options{NoVerify: o.noVerify, Progress: &rep.p, Verified: events.rangeVerified(m)})
+	// End the progress line before finish logs "synchronizing", which
+	// would otherwise be printed at the end of the line.
+	rep.end(err == nil)
 	if err == nil {
 		err = finish(e, o, t, stats.ImageBytes)
 	} else {
 		err = fmt.Errorf("copying %s to %s: %w", o.image, o.dest, err)
 	}
-	rep.end(err == nil)
 	if err == nil && o.readback {
 		err = readBack(c.Context, e, o, t, m)
 	}

@@ -35,8 +35,8 @@ func verifyCommand(e *env) *cli.Command {
 			}
 			o := copyOptions{dest: c.Args().First(), bmapPath: c.String("bmap"), sigPath: c.String("bmap-sig"),
 				noSigVerify: c.Bool("no-sig-verify"), keyring: c.String("keyring"), fingerprint: c.String("fingerprint")}
-			if o.sigPath != "" && o.noSigVerify {
-				return usagef("--bmap-sig and --no-sig-verify cannot be used together")
+			if err := checkSigOptions(o); err != nil {
+				return err
 			}
 			return runVerify(c, e, o)
 		},
