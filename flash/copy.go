@@ -154,13 +154,28 @@ func (c *copier) send(ch chan<- chunk, ck chunk) error {
 func (c *copier) read(free chan []byte, out chan<- chunk) error {
 	var pos int64 // image bytes consumed from src
 	seeker, _ := c.src.(io.Seeker)
+	// readFull is io.ReadFull that publishes the position after every
+	// Read, so progress moves even while a slow stream fills a buffer.
 	readFull := func(p []byte) (int, error) {
 		t := time.Now()
-		n, err := io.ReadFull(c.src, p)
-		c.stats.ReadTime += time.Since(t)
-		pos += int64(n)
-		c.opt.Progress.ImageBytes.Store(pos)
-		return n, err
+		defer func() { c.stats.ReadTime += time.Since(t) }()
+		n := 0
+		for n < len(p) {
+			m, err := c.src.Read(p[n:])
+			n += m
+			pos += int64(m)
+			c.opt.Progress.ImageBytes.Store(pos)
+			if err != nil {
+				switch {
+				case n == len(p):
+					return n, nil
+				case err == io.EOF && n > 0:
+					return n, io.ErrUnexpectedEOF
+				}
+				return n, err
+			}
+		}
+		return n, nil
 	}
 	getBuf := func() ([]byte, error) {
 		select {

@@ -36,8 +36,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
 		e.log.Errorf("%s", oneLine(err.Error()))
-		if _, ok := errors.AsType[usageError](err); ok {
+		if ue, ok := errors.AsType[usageError](err); ok {
 			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", prog)
+			if ue.conflict && prog == "bmaptool" {
+				err = bmaptoolFailure{err}
+			}
 		}
 	}
 	return err
@@ -67,7 +70,7 @@ func newApp(prog string, e *env) *cli.App {
 		// Without this, urfave/cli calls os.Exit on errors.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{err.Error()}
+			return usageError{msg: err.Error()}
 		},
 		Before: func(c *cli.Context) error { return setupLog(c, e) },
 		Action: func(c *cli.Context) error {
@@ -87,7 +90,7 @@ func setupLog(c *cli.Context, e *env) error {
 	e.log.quiet = e.log.quiet || c.Bool("quiet")
 	e.log.debug = e.log.debug || c.Bool("debug")
 	if e.log.quiet && e.log.debug {
-		return usagef("-q and -d cannot be used together")
+		return conflictf("-q and -d cannot be used together")
 	}
 	return nil
 }
@@ -96,7 +99,7 @@ func setupLog(c *cli.Context, e *env) error {
 // "bmap copy -q ..." works like "bmap -q copy ...".
 func commandFlags(own ...cli.Flag) []cli.Flag { return append(own, globalFlags...) }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} }
+func onUsageError(_ *cli.Context, err error, _ bool) error { return usageError{msg: err.Error()} }
 
 // valueFlags returns the options of app's commands that take a value, as
 // they are written on a command line ("-o", "--bmap").

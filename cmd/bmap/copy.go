@@ -90,7 +90,7 @@ func copyOptionsFrom(c *cli.Context) (copyOptions, error) {
 	case o.progress != "auto" && o.progress != "none" && o.progress != "json":
 		return o, usagef("--progress %q: want auto, none or json", o.progress)
 	case o.noBmap && o.bmapPath != "":
-		return o, usagef("--nobmap and --bmap cannot be used together")
+		return o, conflictf("--nobmap and --bmap cannot be used together")
 	case o.noBmap && o.sigPath != "":
 		return o, usagef("--bmap-sig needs a bmap, but --nobmap was given")
 	case o.readback && o.noBmap:
@@ -108,11 +108,11 @@ func copyOptionsFrom(c *cli.Context) (copyOptions, error) {
 func checkSigOptions(o copyOptions) error {
 	switch {
 	case o.sigPath != "" && o.noSigVerify:
-		return usagef("--bmap-sig and --no-sig-verify cannot be used together")
+		return conflictf("--bmap-sig and --no-sig-verify cannot be used together")
 	case o.noSigVerify && o.keyring != "":
-		return usagef("--no-sig-verify and --keyring cannot be used together")
+		return conflictf("--no-sig-verify and --keyring cannot be used together")
 	case o.noSigVerify && o.fingerprint != "":
-		return usagef("--no-sig-verify and --fingerprint cannot be used together")
+		return conflictf("--no-sig-verify and --fingerprint cannot be used together")
 	}
 	if o.fingerprint != "" {
 		if _, err := verify.NormalizeFingerprint(o.fingerprint); err != nil {

@@ -18,11 +18,25 @@ const (
 )
 
 // usageError is a command line that cannot be run as written.
-type usageError struct{ msg string }
+type usageError struct {
+	msg string
+	// conflict: options that exclude each other. bmaptool checks those
+	// after parsing and exits 1, so under its name we do too.
+	conflict bool
+}
 
 func (e usageError) Error() string { return e.msg }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{msg: fmt.Sprintf(format, args...)} }
+
+func conflictf(format string, args ...any) error {
+	return usageError{msg: fmt.Sprintf(format, args...), conflict: true}
+}
+
+// bmaptoolFailure is an error that bmaptool reports with exit status 1.
+type bmaptoolFailure struct{ error }
+
+func (e bmaptoolFailure) Unwrap() error { return nil } // not a usage error any more
 
 // interrupted is the cause of a context cancelled by a signal.
 type interrupted struct{ sig os.Signal }
@@ -37,6 +51,9 @@ func (e interrupted) Error() string {
 func exitCode(err error) int {
 	if err == nil {
 		return exitOK
+	}
+	if _, ok := err.(bmaptoolFailure); ok {
+		return exitFailure
 	}
 	if _, ok := errors.AsType[usageError](err); ok {
 		return exitUsage
