@@ -1,0 +1,70 @@
+package decompress
+
+import (
+	"bytes"
+	"io"
+	"testing"
+)
+
+// BenchmarkDecode decodes each format's fixture through NewReader into a
+// 1 MiB buffer, as the copy engine does. BMAP_DECOMPRESS_MB=256 sets the
+// image size for throughput measurements.
+func BenchmarkDecode(b *testing.B) {
+	benches := []struct{ name, fixture string }{
+		{"raw", "raw"},
+		{"gz", "pigz"},
+		{"bz2", "pbzip2"},
+		{"xz", "xz-T2-blocks"},
+		{"lzma", "lzma"},
+		{"zst", "zstd"},
+		{"lz4", "lz4"},
+		{"lzo", "lzop"},
+		{"zip", "zip"},
+		{"tgz", "tar-gz"},
+	}
+	var names []string
+	for _, bm := range benches {
+		names = append(names, bm.fixture)
+	}
+	s := getFixtures(b, names...)
+	for _, bm := range benches {
+		b.Run(bm.name, func(b *testing.B) {
+			var fx fixture
+			for _, f := range fixtures {
+				if f.name == bm.fixture {
+					fx = f
+				}
+			}
+			data, want, _ := s.load(b, fx)
+			buf := make([]byte, 1<<20)
+			b.SetBytes(int64(len(want)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				z, err := NewReader(bytes.NewReader(data), fx.file)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var n int
+				for {
+					k, err := io.ReadFull(z, buf)
+					n += k
+					if err == io.EOF || err == io.ErrUnexpectedEOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				z.Close()
+				if n != len(want) {
+					b.Fatalf("decoded %d bytes, want %d", n, len(want))
+				}
+			}
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(b.N)*float64(len(want))/cpu.Seconds()/1e6, "MB/cpu-s")
+			}
+		})
+	}
+}

@@ -1,0 +1,453 @@
+package decompress
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// stream hides io.ReaderAt and io.Seeker: a pipe or stdin.
+type stream struct{ io.Reader }
+
+// readAll decodes everything NewReader(r, name) yields.
+func readAll(r io.Reader, name string) (*Reader, []byte, error) {
+	z, err := NewReader(r, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer z.Close()
+	out, err := io.ReadAll(z)
+	return z, out, err
+}
+
+func sameBytes(t *testing.T, got, want []byte) {
+	t.Helper()
+	if !bytes.Equal(got, want) {
+		t.Fatalf("output differs: got %d bytes sha256 %x, want %d bytes sha256 %x",
+			len(got), sha256.Sum256(got), len(want), sha256.Sum256(want))
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	s := getFixtures(t)
+	for _, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			data, want, path := s.load(t, fx)
+
+			// As a file, with its name.
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			z, got, err := readAll(f, fx.file)
+			if err != nil {
+				t.Fatalf("file %s: %v", fx.file, err)
+			}
+			sameBytes(t, got, want)
+			if z.Kind() != fx.kind {
+				t.Errorf("Kind() = %v, want %v", z.Kind(), fx.kind)
+			}
+			if z.Name() != fx.member {
+				t.Errorf("Name() = %q, want %q", z.Name(), fx.member)
+			}
+			if len(z.Notes()) != fx.notes {
+				t.Errorf("Notes() = %q, want %d notes", z.Notes(), fx.notes)
+			}
+			if fx.kind.Format != Zip && z.InputOffset() != int64(len(data)) {
+				t.Errorf("InputOffset() = %d at EOF, want %d", z.InputOffset(), len(data))
+			}
+
+			// As a stream without a name (stdin): magic only.
+			z, got, err = readAll(stream{bytes.NewReader(data)}, "")
+			if fx.nameOnly {
+				if err != nil || z.Kind().Format != Raw {
+					t.Fatalf("nameless %s: kind %v, err %v; want raw", fx.name, z.Kind(), err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("stream: %v", err)
+			}
+			sameBytes(t, got, want)
+			if z.Kind() != fx.kind {
+				t.Errorf("stream: Kind() = %v, want %v", z.Kind(), fx.kind)
+			}
+			if z.Name() != fx.member {
+				t.Errorf("stream: Name() = %q, want %q", z.Name(), fx.member)
+			}
+			wantNotes := fx.notes
+			if fx.kind.Tar {
+				wantNotes++ // "the data is a tar archive; using its first file"
+			}
+			if len(z.Notes()) != wantNotes {
+				t.Errorf("stream: Notes() = %q, want %d notes", z.Notes(), wantNotes)
+			}
+			if z.InputOffset() != int64(len(data)) && !(fx.kind.Format == Zip && fx.archive) {
+				t.Errorf("stream: InputOffset() = %d at EOF, want %d", z.InputOffset(), len(data))
+			}
+		})
+	}
+}
+
+// TestWrongName: magic wins over a name that names another format, with a
+// note; a name that promises compression the data lacks is an error.
+func TestWrongName(t *testing.T) {
+	s := getFixtures(t)
+	for _, fx := range fixtures {
+		if fx.nameOnly || fx.kind.Format == Raw || fx.kind.Tar {
+			continue
+		}
+		t.Run(fx.name, func(t *testing.T) {
+			data, want, _ := s.load(t, fx)
+			wrong := "image.img.xz"
+			if fx.kind.Format == XZ {
+				wrong = "image.img.gz"
+			}
+			z, got, err := readAll(bytes.NewReader(data), wrong)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameBytes(t, got, want)
+			if len(z.Notes()) != fx.notes+1 || !strings.Contains(z.Notes()[0], "name suggests") {
+				t.Errorf("Notes() = %q, want a note about the name", z.Notes())
+			}
+		})
+	}
+}
+
+func TestDetectEdges(t *testing.T) {
+	img := makeImage(100<<10, 3)
+	tests := []struct {
+		name    string
+		data    []byte
+		file    string
+		want    []byte
+		kind    Kind
+		wantErr error
+	}{
+		{name: "empty", data: nil, want: []byte{}},
+		{name: "one byte", data: []byte{0x1f}, want: []byte{0x1f}},
+		{name: "short", data: []byte("BZh"), want: []byte("BZh")},
+		{name: "raw named raw", data: img, file: "disk.img", want: img},
+		{name: "raw named .gz", data: img, file: "disk.img.gz", wantErr: ErrWrongFormat},
+		{name: "raw named .zst", data: img, file: "disk.img.zst", wantErr: ErrWrongFormat},
+		{name: "html named .xz", data: []byte("<!DOCTYPE html><html>404</html>"), file: "disk.img.xz", wantErr: ErrWrongFormat},
+		{name: "empty named .gz", data: nil, file: "disk.img.gz", wantErr: io.ErrUnexpectedEOF},
+		{name: "magic prefix named .xz", data: []byte("\xfd7z"), file: "disk.img.xz", wantErr: io.ErrUnexpectedEOF},
+		{name: "empty named .tar", data: nil, file: "disk.tar", wantErr: ErrNoImage},
+		{name: "raw named .tar", data: img, file: "disk.tar", wantErr: errAny},
+		{name: "upper case suffix", data: img, file: "DISK.IMG.GZ", wantErr: ErrWrongFormat},
+		{name: "bare suffix", data: img, file: ".gz", want: img},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			z, got, err := readAll(bytes.NewReader(tt.data), tt.file)
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("got %d bytes, no error; want %v", len(got), tt.wantErr)
+				}
+				if tt.wantErr != errAny && !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				t.Logf("error: %v", err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameBytes(t, got, tt.want)
+			if z.Kind() != tt.kind {
+				t.Errorf("Kind() = %v, want %v", z.Kind(), tt.kind)
+			}
+		})
+	}
+}
+
+var errAny = errors.New("any error")
+
+// TestTruncation cuts every fixture at several points: every cut must be an
+// error wrapping io.ErrUnexpectedEOF, never success. Archives may succeed
+// if the cut falls after the image, but only with the exact image.
+func TestTruncation(t *testing.T) {
+	s := getFixtures(t)
+	for _, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			if fx.kind.Format == Raw && !fx.kind.Tar {
+				t.Skip("raw data has no end to check")
+			}
+			data, want, _ := s.load(t, fx)
+			cuts := map[string]int{
+				"1 byte":     1,
+				"header":     min(10, len(data)/2),
+				"early":      len(data) / 10,
+				"middle":     len(data) / 2,
+				"late":       len(data) * 9 / 10,
+				"last-1":     len(data) - 1,
+				"last-4":     len(data) - 4,
+				"last-block": len(data) - 600,
+			}
+			for what, cut := range cuts {
+				modes := []string{"file"}
+				if fx.kind.Format == Zip {
+					modes = append(modes, "stream") // the only format read differently from a file
+				}
+				for _, mode := range modes {
+					var r io.Reader = bytes.NewReader(data[:cut])
+					if mode == "stream" {
+						r = stream{r}
+					}
+					_, got, err := readAll(r, fx.file)
+					switch {
+					case err != nil:
+						zipAt := fx.kind.Format == Zip && mode == "file" // no end of central directory
+						if !errors.Is(err, io.ErrUnexpectedEOF) && !fx.archive && !fx.noEnd && !zipAt {
+							t.Errorf("%s, %s: cut at %d of %d: err = %v, want io.ErrUnexpectedEOF", what, mode, cut, len(data), err)
+						}
+						var e *Error
+						if !errors.As(err, &e) {
+							t.Errorf("%s, %s: err %v is not an *Error", what, mode, err)
+						}
+					case fx.archive && bytes.Equal(got, want):
+						// The cut removed only what follows the image.
+					case fx.noEnd:
+						if !bytes.HasPrefix(want, got) {
+							t.Errorf("%s, %s: cut at %d: no error, and %d bytes that are not a prefix of the image", what, mode, cut, len(got))
+						}
+					default:
+						t.Errorf("%s, %s: cut at %d of %d: no error (%d bytes out)", what, mode, cut, len(data), len(got))
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestCorruption flips bytes inside each fixture: an error, never silent
+// success, except for formats without an integrity check.
+func TestCorruption(t *testing.T) {
+	s := getFixtures(t)
+	for _, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			data, want, _ := s.load(t, fx)
+			for _, at := range []int{len(data) / 3, len(data) * 2 / 3} {
+				bad := bytes.Clone(data)
+				bad[at] ^= 0x55
+				_, got, err := readAll(bytes.NewReader(bad), fx.file)
+				switch {
+				case err != nil:
+					t.Logf("flip at %d: %v", at, err)
+				case bytes.Equal(got, want) && fx.archive:
+					// Damage outside the image.
+				case fx.noCheck:
+					t.Logf("flip at %d: no error (format has no integrity check)", at)
+				default:
+					t.Errorf("flip at %d of %d: no error, %d bytes out", at, len(data), len(got))
+				}
+			}
+		})
+	}
+}
+
+// TestTrailingData: garbage after the end of a stream is an error.
+func TestTrailingData(t *testing.T) {
+	s := getFixtures(t)
+	for _, fx := range fixtures {
+		if fx.kind.Tar || fx.kind.Format == Zip || fx.kind.Format == Raw || fx.noEnd {
+			continue
+		}
+		t.Run(fx.name, func(t *testing.T) {
+			data, want, _ := s.load(t, fx)
+			tails := []string{"garbage\n", "\x00\x00\x00\x00", "\x1f"}
+			if fx.kind.Format == XZ {
+				tails = append(tails, "\x00\x00\x00\x00\x00", strings.Repeat("\x00", 1024))
+			}
+			for _, tail := range tails {
+				in := append(bytes.Clone(data), tail...)
+				_, got, err := readAll(bytes.NewReader(in), fx.file)
+				if fx.kind.Format == XZ && strings.Trim(tail, "\x00") == "" && len(tail)%4 == 0 {
+					// xz stream padding: valid.
+					if err != nil {
+						t.Errorf("tail %.10q: %v", tail, err)
+					}
+					sameBytes(t, got, want)
+					continue
+				}
+				if err == nil {
+					t.Errorf("tail %.10q: no error", tail)
+					continue
+				}
+				switch fx.kind.Format {
+				case Gzip, LZMA, LZO:
+					if !errors.Is(err, ErrTrailingData) && tail != "\x1f" {
+						t.Errorf("tail %.10q: err = %v, want ErrTrailingData", tail, err)
+					}
+				}
+				t.Logf("tail %.10q: %v", tail, err)
+			}
+		})
+	}
+}
+
+var errBoom = errors.New("boom")
+
+// ioFixtures are the fixtures TestIOTest uses: one or two per format.
+var ioFixtures = map[string]bool{
+	"raw": true, "gzip-cat": true, "pbzip2": true, "xz-T2-blocks": true, "lzma": true, "pzstd": true,
+	"lz4-B4-BX": true, "lz4-BD": true, "lzop-cat": true, "zip-streamed": true, "zip-two": true, "tar-gz": true,
+}
+
+// TestIOTest runs the decoders over awkward readers.
+func TestIOTest(t *testing.T) {
+	s := getFixtures(t)
+	for _, fx := range fixtures {
+		if !ioFixtures[fx.name] {
+			continue
+		}
+		t.Run(fx.name, func(t *testing.T) {
+			data, want, _ := s.load(t, fx)
+			{
+				for name, wrap := range map[string]func(io.Reader) io.Reader{
+					"OneByteReader": iotest.OneByteReader,
+					"HalfReader":    iotest.HalfReader,
+					"DataErrReader": iotest.DataErrReader,
+				} {
+					_, got, err := readAll(wrap(bytes.NewReader(data)), fx.file)
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					sameBytes(t, got, want)
+				}
+			}
+			data, _, _ = s.load(t, fx)
+			// Errors from the source come through, with errors.Is.
+			z, _, err := readAll(iotest.TimeoutReader(bytes.NewReader(data)), fx.file)
+			if err == nil && fx.kind.Format == Zip {
+				// A zip stream is read up to its central directory, which
+				// was already buffered: the source was not read again.
+				_ = z
+			} else if !errors.Is(err, iotest.ErrTimeout) {
+				t.Errorf("TimeoutReader: err = %v, want ErrTimeout", err)
+			}
+			_, _, err = readAll(iotest.ErrReader(errBoom), fx.file)
+			if !errors.Is(err, errBoom) {
+				t.Errorf("ErrReader: err = %v, want errBoom", err)
+			}
+			half := io.MultiReader(bytes.NewReader(data[:len(data)/2]), iotest.ErrReader(errBoom))
+			_, _, err = readAll(half, fx.file)
+			if !errors.Is(err, errBoom) && !(fx.archive && err == nil) {
+				t.Errorf("error mid-stream: err = %v, want errBoom", err)
+			}
+		})
+	}
+}
+
+// TestReadAfterClose checks Close mid-stream stops the decoder.
+func TestReadAfterClose(t *testing.T) {
+	s := getFixtures(t)
+	for _, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			data, _, _ := s.load(t, fx)
+			z, err := NewReader(stream{bytes.NewReader(data)}, fx.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 100000)
+			if _, err := io.ReadFull(z, buf); err != nil {
+				t.Fatal(err)
+			}
+			if err := z.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := z.Read(buf); !errors.Is(err, ErrClosed) {
+				t.Errorf("Read after Close: err = %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+// TestNested refuses an image that is itself compressed.
+func TestNested(t *testing.T) {
+	s := getFixtures(t)
+	if missingTool([]string{"gzip"}) != "" {
+		t.Skip("gzip is not installed")
+	}
+	for _, fx := range fixtures {
+		if fx.name != "xz-T1" && fx.name != "zstd" {
+			continue
+		}
+		data, _, _ := s.load(t, fx)
+		gz := gzipBytes(t, data)
+		_, _, err := readAll(bytes.NewReader(gz), "img.gz")
+		if !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%s inside gzip: err = %v, want ErrUnsupported", fx.name, err)
+		}
+	}
+}
+
+func gzipBytes(t *testing.T, data []byte) []byte {
+	t.Helper()
+	path := t.TempDir() + "/x"
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runTool("gzip", "-c", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestErrorMessage(t *testing.T) {
+	e := &Error{Format: "bzip2", Offset: 12345, Err: fmt.Errorf("bzip2: %w", io.ErrUnexpectedEOF)}
+	if got, want := e.Error(), "bzip2: at compressed byte 12345: unexpected EOF"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if !errors.Is(e, io.ErrUnexpectedEOF) {
+		t.Error("errors.Is(ErrUnexpectedEOF) = false")
+	}
+}
+
+func TestKindString(t *testing.T) {
+	for k, want := range map[Kind]string{
+		{Raw, false}:  "raw",
+		{Gzip, false}: "gzip",
+		{Raw, true}:   "tar",
+		{XZ, true}:    "tar+xz",
+		{Zip, false}:  "zip",
+		{99, false}:   "Format(99)",
+	} {
+		if got := k.String(); got != want {
+			t.Errorf("%#v.String() = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func TestKindFromName(t *testing.T) {
+	for name, want := range map[string]Kind{
+		"a.img.gz": {Gzip, false}, "a.gzip": {Gzip, false}, "a.tar.gz": {Gzip, true}, "a.tgz": {Gzip, true},
+		"a.bz2": {Bzip2, false}, "a.tar.bz2": {Bzip2, true}, "a.tbz": {Bzip2, true}, "a.tbz2": {Bzip2, true}, "a.tb2": {Bzip2, true},
+		"a.xz": {XZ, false}, "a.tar.xz": {XZ, true}, "a.txz": {XZ, true},
+		"a.lzo": {LZO, false}, "a.tar.lzo": {LZO, true}, "a.tzo": {LZO, true},
+		"a.lz4": {LZ4, false}, "a.tar.lz4": {LZ4, true}, "a.tlz4": {LZ4, true},
+		"a.zst": {Zstd, false}, "a.tar.zst": {Zstd, true}, "a.tzst": {Zstd, true},
+		"a.zip": {Zip, false}, "a.tar": {Raw, true}, "a.lzma": {LZMA, false}, "a.tar.lzma": {LZMA, true},
+		"A.TAR.XZ": {XZ, true},
+	} {
+		got, ok := KindFromName(name)
+		if !ok || got != want {
+			t.Errorf("KindFromName(%q) = %v, %v; want %v", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"", "a.img", "a.wic", "gz", "a.gz.img"} {
+		if k, ok := KindFromName(name); ok {
+			t.Errorf("KindFromName(%q) = %v, want none", name, k)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package decompress
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzNewReader: no panic, bounded memory and output, and a successful
+// read never reports more input than there was.
+func FuzzNewReader(f *testing.F) {
+	saved := maxWindow
+	maxWindow = 1 << 22 // keep allocations small while fuzzing
+	f.Cleanup(func() { maxWindow = saved })
+
+	small := makeImage(6000, 9)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(small)
+	w.Close()
+	f.Add(gz.Bytes(), "x.img.gz")
+	f.Add(small, "")
+	f.Add([]byte{}, "x.tar")
+	f.Add([]byte("PK\x03\x04"), "")
+
+	// Seeds from the real tools, where installed.
+	dir := f.TempDir()
+	in := filepath.Join(dir, "img")
+	if err := os.WriteFile(in, small, 0o644); err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range []struct{ name, cmd string }{
+		{"img.bz2", "bzip2 -c img"},
+		{"img.xz", "xz -c img"},
+		{"img.lzma", "lzma -c img"},
+		{"img.zst", "zstd -q -c img"},
+		{"img.lz4", "lz4 -q -c img"},
+		{"img.lz4", "lz4 -q -l -c img"},
+		{"img.lzo", "lzop -c img"},
+		{"img.zip", "zip -q - img"},
+		{"img.zip", "zip -q - - < img"},
+		{"img.tar", "tar -cf - img"},
+		{"img.tgz", "tar -czf - img"},
+	} {
+		if missingTool([]string{strings.Fields(c.cmd)[0]}) != "" {
+			continue
+		}
+		cmd := exec.Command("sh", "-c", c.cmd)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			f.Fatalf("%s: %v", c.cmd, err)
+		}
+		f.Add(out, c.name)
+		f.Add(out, "")
+	}
+
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		z, err := NewReader(bytes.NewReader(data), name)
+		if err != nil {
+			return
+		}
+		defer z.Close()
+		n, err := io.Copy(io.Discard, io.LimitReader(z, 32<<20))
+		if err == nil && n < 32<<20 && z.Format() != Zip && z.InputOffset() > int64(len(data)) {
+			t.Errorf("InputOffset() = %d > %d input bytes", z.InputOffset(), len(data))
+		}
+		_ = z.Notes()
+		_ = z.Kind().String()
+	})
+}

@@ -1,0 +1,484 @@
+// Package lzop reads the container format written by the lzop program
+// (version 1.x): a header, then blocks of LZO1X data, each with optional
+// Adler-32 or CRC-32 checksums of its compressed and decompressed bytes.
+//
+// The LZO1X blocks themselves are decoded by github.com/anchore/go-lzo, which
+// only knows raw LZO1X; the container is parsed here.
+//
+// Layout (all integers big-endian):
+//
+//	file   = magic header [extra] block* end
+//	magic  = 89 4C 5A 4F 00 0D 0A 1A 0A                     "\x89LZO\0\r\n\x1a\n"
+//	header = version:2 libversion:2 [needed:2]            needed, level and
+//	         method:1 [level:1] flags:4 [filter:4]          mtimehigh only when
+//	         mode:4 mtimelow:4 [mtimehigh:4]                version >= 0x0940;
+//	         namelen:1 name checksum:4                      filter if F_H_FILTER
+//	extra  = len:4 data checksum:4                          if F_H_EXTRA_FIELD
+//	block  = dstlen:4 srclen:4 [dadler:4] [dcrc:4] [cadler:4] [ccrc:4] data
+//	end    = 00 00 00 00
+//
+// The header checksum is Adler-32, or CRC-32 if F_H_CRC32 is set. A block
+// with srclen == dstlen is stored uncompressed and has no compressed-data
+// checksums (they would equal the decompressed ones).
+//
+// Like lzop -d, a Reader decodes several lzop files written one after
+// another as one stream. Anything else after the end of a file is an error
+// (lzop -d warns "ignoring trailing garbage" and exits with status 2).
+//
+// Filters (lzop -F... / F_H_FILTER), split files and the NRV and zlib
+// methods are refused with an error naming what is unsupported.
+package lzop
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/adler32"
+	"hash/crc32"
+	"io"
+	"time"
+
+	"github.com/anchore/go-lzo"
+)
+
+// Magic is the first nine bytes of every lzop file.
+const Magic = "\x89LZO\x00\r\n\x1a\n"
+
+// Header flags (lzop's conf.h).
+const (
+	FlagAdler32D   = 0x00000001 // Adler-32 of each block's decompressed data
+	FlagAdler32C   = 0x00000002 // Adler-32 of each block's compressed data
+	FlagStdin      = 0x00000004
+	FlagStdout     = 0x00000008
+	FlagNameDef    = 0x00000010
+	FlagDOSish     = 0x00000020
+	FlagExtraField = 0x00000040 // an extra field follows the header
+	FlagGMTDiff    = 0x00000080
+	FlagCRC32D     = 0x00000100 // CRC-32 of each block's decompressed data
+	FlagCRC32C     = 0x00000200 // CRC-32 of each block's compressed data
+	FlagMultipart  = 0x00000400
+	FlagFilter     = 0x00000800 // data went through a filter (unsupported)
+	FlagHeaderCRC  = 0x00001000 // header checksum is CRC-32, not Adler-32
+	FlagPath       = 0x00002000
+
+	flagMask   = 0x00003FFF
+	flagOSMask = 0xFF000000
+	flagCSMask = 0x00F00000
+)
+
+// Compression methods.
+const (
+	MethodLZO1X1   = 1 // lzop -1 .. -6
+	MethodLZO1X115 = 2 // lzop -2 .. -6 on 16-bit systems
+	MethodLZO1X999 = 3 // lzop -7 .. -9
+)
+
+const (
+	// MaxBlockSize is the largest block lzop writes or reads (64 MiB).
+	MaxBlockSize = 64 << 20
+
+	// readerVersion is the lzop version whose format this package reads;
+	// files that need a newer one are refused, as lzop itself does.
+	readerVersion = 0x1040
+)
+
+var (
+	// ErrHeader means the lzop header is malformed or unsupported.
+	ErrHeader = errors.New("lzop: invalid header")
+	// ErrChecksum means a header or block checksum did not match.
+	ErrChecksum = errors.New("lzop: checksum mismatch")
+	// ErrCorrupt means a block could not be decoded.
+	ErrCorrupt = errors.New("lzop: corrupt data")
+	// ErrUnsupported means a valid file uses a feature this package
+	// does not implement (filters, split files, non-LZO1X methods).
+	ErrUnsupported = errors.New("lzop: unsupported")
+	// ErrTrailingData means something other than another lzop file
+	// follows the end of an lzop file.
+	ErrTrailingData = errors.New("lzop: trailing data after the end of the compressed stream")
+)
+
+// Header is the header of one lzop file.
+type Header struct {
+	Version       uint16 // lzop version that wrote the file
+	LibVersion    uint16 // LZO library version
+	VersionNeeded uint16 // lzop version needed to extract (0 before 0x0940)
+	Method        uint8
+	Level         uint8
+	Flags         uint32
+	Mode          uint32
+	ModTime       time.Time
+	Name          string
+}
+
+// Reader decompresses an lzop stream. Data returned by Read is tentative
+// until Read returns io.EOF: a block is returned as soon as its own
+// checksums match.
+type Reader struct {
+	Header // of the first file
+
+	r     io.Reader
+	off   int64 // compressed bytes consumed
+	files int   // lzop files read
+	err   error
+
+	buf []byte // scratch: block header, then compressed data
+	out []byte // decoded block not yet returned is out[pos:]
+	pos int
+	cur Header // header of the file being read
+}
+
+// NewReader reads the lzop header from r and returns a Reader positioned at
+// the first block. Input is read in exact amounts (no read-ahead), so r may
+// be a shared *bufio.Reader whose position matters to the caller.
+func NewReader(r io.Reader) (*Reader, error) {
+	z := &Reader{r: r}
+	h, err := z.readHeader(true)
+	if err != nil {
+		return nil, err
+	}
+	z.Header, z.cur = h, h
+	return z, nil
+}
+
+// InputOffset returns the number of compressed bytes consumed so far.
+func (z *Reader) InputOffset() int64 { return z.off }
+
+// Read implements io.Reader.
+func (z *Reader) Read(p []byte) (int, error) {
+	if z.err != nil {
+		return 0, z.err
+	}
+	n := 0
+	for n < len(p) {
+		if z.pos < len(z.out) {
+			c := copy(p[n:], z.out[z.pos:])
+			z.pos += c
+			n += c
+			continue
+		}
+		if n > 0 {
+			// Deliver what we have before doing the next block's work.
+			break
+		}
+		if err := z.nextBlock(p[n:], &n); err != nil {
+			z.err = err
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// full reads exactly len(b) bytes; a short read is io.ErrUnexpectedEOF.
+func (z *Reader) full(b []byte) error {
+	n, err := io.ReadFull(z.r, b)
+	z.off += int64(n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("lzop: %w", err)
+	}
+	return nil
+}
+
+// readHeader reads one file header. If first is false, a clean end of input
+// before the magic means the stream is done (io.EOF).
+func (z *Reader) readHeader(first bool) (Header, error) {
+	var h Header
+	if p, ok := z.r.(interface{ Peek(int) ([]byte, error) }); ok && !first {
+		// Look before consuming, so the offset of trailing data is exact.
+		b, err := p.Peek(len(Magic))
+		switch {
+		case len(b) == 0 && err == io.EOF:
+			return h, io.EOF
+		case err != nil && err != io.EOF:
+			return h, fmt.Errorf("lzop: %w", err)
+		case !bytes.HasPrefix([]byte(Magic), b) && !bytes.HasPrefix(b, []byte(Magic)):
+			return h, fmt.Errorf("%w at offset %d", ErrTrailingData, z.off)
+		}
+	}
+	var magic [len(Magic)]byte
+	n, err := io.ReadFull(z.r, magic[:])
+	z.off += int64(n)
+	switch {
+	case err == io.EOF && !first:
+		return h, io.EOF
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		if bytes.HasPrefix([]byte(Magic), magic[:n]) {
+			return h, fmt.Errorf("lzop: %w", io.ErrUnexpectedEOF)
+		}
+		if first {
+			return h, fmt.Errorf("%w: not an lzop file", ErrHeader)
+		}
+		return h, fmt.Errorf("%w at offset %d", ErrTrailingData, z.off-int64(n))
+	case err != nil:
+		return h, fmt.Errorf("lzop: %w", err)
+	case string(magic[:]) != Magic:
+		if first {
+			return h, fmt.Errorf("%w: not an lzop file", ErrHeader)
+		}
+		return h, fmt.Errorf("%w: at offset %d", ErrTrailingData, z.off-int64(n))
+	}
+	start := z.off
+
+	// The header is at most 2+2+2+1+1+4+4+4+4+4+1+255+4 bytes; read it
+	// field by field into hdr, so the checksum can cover exactly its bytes.
+	var hdr []byte
+	read := func(k int) ([]byte, error) {
+		i := len(hdr)
+		hdr = append(hdr, make([]byte, k)...)
+		if err := z.full(hdr[i:]); err != nil {
+			return nil, err
+		}
+		return hdr[i:], nil
+	}
+	u16 := func() (uint16, error) {
+		b, err := read(2)
+		if err != nil {
+			return 0, err
+		}
+		return binary.BigEndian.Uint16(b), nil
+	}
+	u32 := func() (uint32, error) {
+		b, err := read(4)
+		if err != nil {
+			return 0, err
+		}
+		return binary.BigEndian.Uint32(b), nil
+	}
+	u8 := func() (uint8, error) {
+		b, err := read(1)
+		if err != nil {
+			return 0, err
+		}
+		return b[0], nil
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w at byte %d: %s", ErrHeader, start, fmt.Sprintf(format, a...))
+	}
+
+	if h.Version, err = u16(); err != nil {
+		return h, err
+	}
+	if h.Version < 0x0900 {
+		return h, bad("version %#04x is too old", h.Version)
+	}
+	if h.LibVersion, err = u16(); err != nil {
+		return h, err
+	}
+	newer := h.Version >= 0x0940
+	if newer {
+		if h.VersionNeeded, err = u16(); err != nil {
+			return h, err
+		}
+	}
+	if h.Method, err = u8(); err != nil {
+		return h, err
+	}
+	if newer {
+		if h.Level, err = u8(); err != nil {
+			return h, err
+		}
+	}
+	if h.Flags, err = u32(); err != nil {
+		return h, err
+	}
+	var filter uint32
+	if h.Flags&FlagFilter != 0 {
+		if filter, err = u32(); err != nil {
+			return h, err
+		}
+	}
+	if h.Mode, err = u32(); err != nil {
+		return h, err
+	}
+	mlow, err := u32()
+	if err != nil {
+		return h, err
+	}
+	var mhigh uint32
+	if newer {
+		if mhigh, err = u32(); err != nil {
+			return h, err
+		}
+	}
+	if h.Version < 0x0120 && mlow == 0xFFFFFFFF {
+		mlow = 0
+	}
+	h.ModTime = time.Unix(int64(mhigh)<<32|int64(mlow), 0).UTC()
+	nlen, err := u8()
+	if err != nil {
+		return h, err
+	}
+	name, err := read(int(nlen))
+	if err != nil {
+		return h, err
+	}
+	h.Name = string(name)
+
+	var sum [4]byte
+	if err := z.full(sum[:]); err != nil {
+		return h, err
+	}
+	if got, want := headerSum(h.Flags, hdr), binary.BigEndian.Uint32(sum[:]); got != want {
+		return h, fmt.Errorf("%w: header at byte %d: got %08x, want %08x", ErrChecksum, start, got, want)
+	}
+
+	// Checksum-protected now: judge the contents.
+	if h.Flags&^(flagMask|flagOSMask|flagCSMask) != 0 {
+		return h, bad("unknown flags %#08x", h.Flags)
+	}
+	if newer && h.VersionNeeded > readerVersion {
+		return h, fmt.Errorf("%w: file needs lzop version %x.%03x or newer", ErrUnsupported, h.VersionNeeded>>12, h.VersionNeeded&0xFFF)
+	}
+	if h.Flags&FlagFilter != 0 {
+		return h, fmt.Errorf("%w: filter %d (made with lzop -F...?): decompress it with lzop", ErrUnsupported, filter)
+	}
+	switch h.Method {
+	case MethodLZO1X1, MethodLZO1X115, MethodLZO1X999:
+	default:
+		return h, fmt.Errorf("%w: method %d (only LZO1X methods 1-3 are supported)", ErrUnsupported, h.Method)
+	}
+
+	if h.Flags&FlagExtraField != 0 {
+		var b [4]byte
+		if err := z.full(b[:]); err != nil {
+			return h, err
+		}
+		n := binary.BigEndian.Uint32(b[:])
+		if n > 1<<20 {
+			return h, bad("extra field of %d bytes", n)
+		}
+		extra := make([]byte, 4+n)
+		copy(extra, b[:])
+		if err := z.full(extra[4:]); err != nil {
+			return h, err
+		}
+		if err := z.full(b[:]); err != nil {
+			return h, err
+		}
+		if got, want := headerSum(h.Flags, extra), binary.BigEndian.Uint32(b[:]); got != want {
+			return h, fmt.Errorf("%w: extra field at byte %d: got %08x, want %08x", ErrChecksum, start, got, want)
+		}
+	}
+	z.files++
+	return h, nil
+}
+
+func headerSum(flags uint32, b []byte) uint32 {
+	if flags&FlagHeaderCRC != 0 {
+		return crc32.ChecksumIEEE(b)
+	}
+	return adler32.Checksum(b)
+}
+
+// nextBlock reads and decodes the next block. If it fits in p, it is decoded
+// straight into p and *n is advanced; otherwise it goes to z.out. At the end
+// of a file it reads the next file's header or returns io.EOF.
+func (z *Reader) nextBlock(p []byte, n *int) error {
+	for {
+		blockAt := z.off
+		var b [8]byte
+		if err := z.full(b[:4]); err != nil {
+			return err
+		}
+		dlen := binary.BigEndian.Uint32(b[:4])
+		if dlen == 0 {
+			h, err := z.readHeader(false)
+			if err != nil {
+				return err
+			}
+			z.cur = h
+			continue
+		}
+		if dlen == 0xFFFFFFFF {
+			return fmt.Errorf("%w: split lzop file (block at byte %d)", ErrUnsupported, blockAt)
+		}
+		if dlen > MaxBlockSize {
+			return fmt.Errorf("%w: block at byte %d: size %d exceeds %d", ErrCorrupt, blockAt, dlen, MaxBlockSize)
+		}
+		if err := z.full(b[4:8]); err != nil {
+			return err
+		}
+		slen := binary.BigEndian.Uint32(b[4:8])
+		if slen == 0 || slen > dlen {
+			return fmt.Errorf("%w: block at byte %d: compressed size %d, decompressed size %d", ErrCorrupt, blockAt, slen, dlen)
+		}
+		f := z.cur.Flags
+		stored := slen == dlen
+		var sums [4]uint32 // d-adler, d-crc, c-adler, c-crc
+		for i, flag := range [4]uint32{FlagAdler32D, FlagCRC32D, FlagAdler32C, FlagCRC32C} {
+			if f&flag == 0 || (i >= 2 && stored) {
+				continue
+			}
+			if err := z.full(b[:4]); err != nil {
+				return err
+			}
+			sums[i] = binary.BigEndian.Uint32(b[:4])
+		}
+
+		if cap(z.buf) < int(slen) {
+			z.buf = make([]byte, slen, max(int(slen), 256<<10))
+		}
+		src := z.buf[:slen]
+		if err := z.full(src); err != nil {
+			return err
+		}
+		if !stored {
+			if f&FlagAdler32C != 0 {
+				if got := adler32.Checksum(src); got != sums[2] {
+					return z.sumErr("compressed", "Adler-32", blockAt, got, sums[2])
+				}
+			}
+			if f&FlagCRC32C != 0 {
+				if got := crc32.ChecksumIEEE(src); got != sums[3] {
+					return z.sumErr("compressed", "CRC-32", blockAt, got, sums[3])
+				}
+			}
+		}
+
+		var dst []byte
+		direct := len(p) >= int(dlen)
+		if direct {
+			dst = p[:dlen]
+		} else {
+			if cap(z.out) < int(dlen) {
+				z.out = make([]byte, dlen, max(int(dlen), 256<<10))
+			}
+			dst = z.out[:dlen]
+		}
+		if stored {
+			copy(dst, src)
+		} else {
+			got, err := lzo.Decompress(src, dst)
+			if err != nil {
+				return fmt.Errorf("%w: block at byte %d: %v", ErrCorrupt, blockAt, err)
+			}
+			if got != int(dlen) {
+				return fmt.Errorf("%w: block at byte %d: decoded %d bytes, want %d", ErrCorrupt, blockAt, got, dlen)
+			}
+		}
+		if f&FlagAdler32D != 0 {
+			if got := adler32.Checksum(dst); got != sums[0] {
+				return z.sumErr("decompressed", "Adler-32", blockAt, got, sums[0])
+			}
+		}
+		if f&FlagCRC32D != 0 {
+			if got := crc32.ChecksumIEEE(dst); got != sums[1] {
+				return z.sumErr("decompressed", "CRC-32", blockAt, got, sums[1])
+			}
+		}
+		if direct {
+			*n += int(dlen)
+			z.out, z.pos = z.out[:0], 0
+		} else {
+			z.out, z.pos = dst, 0
+		}
+		return nil
+	}
+}
+
+func (z *Reader) sumErr(what, kind string, at int64, got, want uint32) error {
+	return fmt.Errorf("%w: %s of %s block at byte %d: got %08x, want %08x", ErrChecksum, kind, what, at, got, want)
+}

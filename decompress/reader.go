@@ -1,0 +1,466 @@
+package decompress
+
+import (
+	"archive/tar"
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Sentinel errors; match them with errors.Is. Errors from Read and NewReader
+// are *Error values that wrap these or the codec's own errors.
+var (
+	// ErrTrailingData means bytes follow the end of the compressed data
+	// that are not another stream of the same format.
+	ErrTrailingData = errors.New("trailing data after the end of the compressed stream")
+	// ErrWrongFormat means the name promises a compression format that the
+	// data does not have.
+	ErrWrongFormat = errors.New("data does not match the format its name suggests")
+	// ErrUnsupported means a valid input uses a feature this package does
+	// not implement (encrypted zip, nested compression, ...).
+	ErrUnsupported = errors.New("unsupported")
+	// ErrNoImage means an archive holds no regular file.
+	ErrNoImage = errors.New("archive holds no regular file")
+	// ErrClosed is returned by Read after Close.
+	ErrClosed = errors.New("decompress: read after Close")
+)
+
+// Error is an error found while reading one layer of the input: the
+// compression format, "tar" or "zip".
+type Error struct {
+	Format string // "gzip", "bzip2", ..., "tar", "zip"
+	Offset int64  // compressed bytes consumed when the error was seen; -1 if unknown
+	Err    error
+}
+
+func (e *Error) Error() string {
+	msg := e.Err.Error()
+	// Drop the codec's own prefix ("bzip2: ", "xz: ", "lzop: ") so the
+	// format is named once.
+	for _, p := range []string{e.Format + ": ", "lzop: ", "lz4: ", "flate: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	// pierrec/lz4 appends its state: "unexpected EOF[readState]".
+	if i := strings.LastIndexByte(msg, '['); i > 0 && strings.HasSuffix(msg, "State]") {
+		msg = msg[:i]
+	}
+	if e.Offset < 0 {
+		return e.Format + ": " + msg
+	}
+	return fmt.Sprintf("%s: at compressed byte %d: %s", e.Format, e.Offset, msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Reader yields the raw image bytes of a possibly compressed or archived
+// stream. Like compress/gzip, data returned by Read is tentative until Read
+// returns io.EOF: integrity checks (CRC, Adler-32, xxHash, SHA-256, ...) that
+// cover a whole stream or member are verified only at its end, and Read
+// returns io.EOF only after the whole input, including whatever follows the
+// image in an archive, was read and checked.
+type Reader struct {
+	kind   Kind
+	member string
+	notes  []string
+
+	out    io.Reader    // what Read serves
+	finish func() error // run when out reaches io.EOF; may return more notes
+	closer []func()
+	offset func() int64 // compressed bytes consumed; only from the reading goroutine
+	layer  string       // name used for errors not already labelled
+
+	inOff atomic.Int64 // offset() as of the last Read, for InputOffset
+	err   error
+}
+
+// Kind returns the detected format and whether the image was a tar member.
+func (r *Reader) Kind() Kind { return r.kind }
+
+// Format returns the detected compression format.
+func (r *Reader) Format() Format { return r.kind.Format }
+
+// Name returns the name of the archive member being read (zip or tar), or
+// "" if the input is not an archive.
+func (r *Reader) Name() string { return r.member }
+
+// Notes returns remarks worth showing the user: a name that disagreed with
+// the data, archive members that were ignored. Members after the image in a
+// tar archive or a streamed zip are only known once Read has returned
+// io.EOF, so call Notes again then (not concurrently with Read).
+func (r *Reader) Notes() []string { return slices.Clone(r.notes) }
+
+// InputOffset returns the number of compressed bytes consumed so far, for
+// progress and error messages. Codecs read ahead into their own buffers
+// (up to about 128 KiB, or two blocks for lz4), so it may run ahead of the
+// data returned. It is safe to call concurrently with Read.
+func (r *Reader) InputOffset() int64 { return r.inOff.Load() }
+
+// Read implements io.Reader. Errors are sticky.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.out.Read(p)
+	if err == io.EOF && r.finish != nil {
+		if err = r.finish(); err == nil {
+			err = io.EOF
+		}
+	}
+	r.inOff.Store(r.offset())
+	if err != nil {
+		r.err = r.wrap(err)
+	}
+	return n, r.err
+}
+
+// Close releases the decoder. It does not close the underlying reader, and
+// once it returns, no goroutine of this package reads from it. Call it from
+// the goroutine that calls Read, not concurrently with Read.
+func (r *Reader) Close() error {
+	for _, c := range r.closer {
+		c()
+	}
+	r.closer = nil
+	if r.err == nil || r.err == io.EOF {
+		r.err = ErrClosed
+	}
+	return nil
+}
+
+func (r *Reader) wrap(err error) error {
+	if err == nil || err == io.EOF || err == ErrClosed {
+		return err
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Format: r.layer, Offset: r.offset(), Err: err}
+}
+
+// source is the bottom of the stack: the caller's reader, counted.
+type counter struct {
+	r   io.Reader
+	n   atomic.Int64
+	eof atomic.Bool // r returned io.EOF
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	if err == io.EOF {
+		c.eof.Store(true)
+	}
+	return n, err
+}
+
+// gate lets Close stop a codec's background goroutine (lz4) from reading
+// the caller's reader: after close returns, Read fails without reading.
+type gate struct {
+	mu     sync.Mutex
+	r      io.Reader
+	closed bool
+}
+
+func (g *gate) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, ErrClosed
+	}
+	return g.r.Read(p)
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+// labelled turns a codec's errors into *Error with its format and offset,
+// so layers above (tar) pass them through unchanged.
+type labelled struct {
+	r      io.Reader
+	format Format
+	offset func() int64
+	eof    func() bool // the source is exhausted: a decode error is a truncation
+}
+
+func (l *labelled) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = l.label(err)
+	}
+	return n, err
+}
+
+func (l *labelled) label(err error) error {
+	var e *Error
+	if errors.As(err, &e) || err == ErrClosed {
+		return err
+	}
+	if isTruncation(l.format, err) && l.eof() && !errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("%w (%w)", io.ErrUnexpectedEOF, err)
+	}
+	return &Error{Format: l.format.String(), Offset: l.offset(), Err: err}
+}
+
+const (
+	srcBufSize  = 1 << 20 // compressed-side buffer, as measured in golibs.md
+	peekSize    = 512     // enough for a tar header
+	outBufSize  = 4096    // decoded-side buffer; large reads bypass it
+	memberLimit = 64      // ignored archive members named in a note
+)
+
+// NewReader detects how r is compressed and returns a Reader of the raw
+// image. name (a file name or URL path; may be "") is used only as a hint.
+//
+// Detection: magic bytes first (gzip, bzip2, xz, zstd, lz4, lzop, zip); if
+// there are none, the name's suffix (bmaptool's list plus .lzma, which has
+// no magic); a name that promises a compression the data lacks is an error
+// (ErrWrongFormat), while data with a different known magic is decoded by its
+// magic with a note. An empty or short stream without such a name is Raw.
+// Then, if the name ends in .tar/.tar.*/.tgz/... or the decoded data starts
+// with a ustar header, the image is the first regular file of the tar
+// archive. A zip's image is its first file.
+//
+// If r is an io.ReaderAt and io.Seeker with a known size (an *os.File of a
+// regular file, a *bytes.Reader, ...), a zip is read through its central
+// directory; otherwise, and for all other formats, r is read sequentially.
+func NewReader(r io.Reader, name string) (*Reader, error) {
+	z := &Reader{}
+	if err := z.open(r, name); err != nil {
+		z.Close()
+		return nil, z.wrap(err)
+	}
+	return z, nil
+}
+
+func (z *Reader) open(r io.Reader, name string) error {
+	ra, raSize := readerAt(r)
+	src := &counter{r: r}
+	br := bufio.NewReaderSize(src, srcBufSize)
+	z.offset = func() int64 { return src.n.Load() - int64(br.Buffered()) }
+	z.layer = "decompress"
+
+	hint, named := KindFromName(name)
+	f, err := detect(br, hint, named)
+	if err != nil {
+		return err
+	}
+	z.kind.Format = f
+	if named && hint.Format != f && hint.Format != Raw {
+		z.notes = append(z.notes, fmt.Sprintf("the name suggests %s but the data is %s; decoding it as %s", hint.Format, f, f))
+	}
+
+	if b, _ := br.Peek(4); f == LZ4 && string(b) == "\x02\x21\x4c\x18" {
+		z.notes = append(z.notes, "lz4 legacy format (lz4 -l) has no end marker and no checksum: a truncated or damaged file cannot be detected")
+	}
+
+	// eof reports that the source ended and the codec took all of it: a
+	// "truncated or corrupt" error then means truncated.
+	eof := func() bool { return src.eof.Load() && br.Buffered() == 0 }
+
+	var dec io.Reader
+	switch f {
+	case Zip:
+		z.layer = "zip"
+		return z.openZip(br, ra, raSize)
+	default:
+		var cd codecReader
+		cd, err = codecs[f](br)
+		if err != nil {
+			return (&labelled{format: f, offset: z.offset, eof: eof}).label(err)
+		}
+		z.closer = append(z.closer, cd.close)
+		if cd.offset != nil {
+			z.offset = cd.offset
+		}
+		dec = cd.r
+		if f != Raw {
+			dec = &labelled{r: dec, format: f, offset: z.offset, eof: eof}
+		}
+	}
+	z.layer = f.String()
+
+	// Is the decoded stream a tar archive?
+	var db *bufio.Reader
+	if f == Raw {
+		db = br
+	} else {
+		db = bufio.NewReaderSize(dec, outBufSize)
+	}
+	head, _ := db.Peek(peekSize) // a short or failing stream: errors come with Read
+	if hint.Tar || isTarHeader(head) {
+		z.kind.Tar = true
+		z.layer = "tar"
+		if err := z.openTar(db, hint.Tar && !isTarHeader(head)); err != nil {
+			return err
+		}
+		if !hint.Tar {
+			z.notes = append(z.notes, fmt.Sprintf("the data is a tar archive; using its first file, %q", z.member))
+		}
+		return nil
+	}
+	if f != Raw {
+		if err := checkNested(head, "the decompressed data"); err != nil {
+			return err
+		}
+	}
+	z.out = db
+	return nil
+}
+
+// detect peeks at the start of br and decides the format.
+func detect(br *bufio.Reader, hint Kind, named bool) (Format, error) {
+	n := peekSize
+	for {
+		b, err := br.Peek(n)
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+			return Raw, &Error{Format: "decompress", Offset: 0, Err: err}
+		}
+		eof := err == io.EOF
+		f, ok, more := sniff(b, eof, hint.Format)
+		if more && !eof && n < maxSniff+peekSize {
+			n *= 2
+			continue
+		}
+		if ok {
+			return f, nil
+		}
+		// No magic.
+		if !named || hint.Format == Raw {
+			return Raw, nil
+		}
+		if hint.Format == LZMA {
+			return LZMA, nil // .lzma has no magic
+		}
+		if eof && isMagicPrefix(hint.Format, b) {
+			return Raw, &Error{Format: hint.Format.String(), Offset: int64(len(b)),
+				Err: fmt.Errorf("%w: the stream ends inside the %s header", io.ErrUnexpectedEOF, hint.Format)}
+		}
+		return Raw, &Error{Format: hint.Format.String(), Offset: 0,
+			Err: fmt.Errorf("%w: the name suggests %s but the data does not start with a %s header (it starts with % x); to write it as is, rename it or pipe it in", ErrWrongFormat, hint.Format, hint.Format, b[:min(len(b), 8)])}
+	}
+}
+
+// checkNested refuses an image that is itself compressed: writing the
+// compressed bytes to a disk is never what the user wants.
+func checkNested(head []byte, what string) error {
+	f, ok, _ := sniff(head, true, Raw)
+	if !ok || f == Raw {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is itself %s-compressed; decompress it first", ErrUnsupported, what, f)
+}
+
+// openTar makes z read the first regular file of the tar archive in db.
+// At its end, the rest of the archive and of the decoded stream is read,
+// so the codec's checksums and trailing-data checks run.
+func (z *Reader) openTar(db *bufio.Reader, nameOnly bool) error {
+	tr := tar.NewReader(db)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return ErrNoImage
+		}
+		if err != nil {
+			if nameOnly && errors.Is(err, tar.ErrHeader) {
+				return fmt.Errorf("%w (the name suggests a tar archive, but the data is not one)", err)
+			}
+			return err
+		}
+		if !isRegular(h) {
+			continue
+		}
+		z.member = h.Name
+		mb := bufio.NewReaderSize(tr, outBufSize)
+		head, _ := mb.Peek(peekSize)
+		if err := checkNested(head, fmt.Sprintf("tar member %q", h.Name)); err != nil {
+			return err
+		}
+		z.out = mb
+		z.finish = func() error {
+			var others []string
+			count := 0
+			for {
+				h, err := tr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+				if isRegular(h) {
+					count++
+					if len(others) < memberLimit {
+						others = append(others, h.Name)
+					}
+				}
+			}
+			// Tar ends with zero blocks padded to a record; read up to the
+			// codec's end so its checksum and trailing-data checks run.
+			if _, err := io.Copy(io.Discard, db); err != nil {
+				return err
+			}
+			if count > 0 {
+				z.notes = append(z.notes, ignoredNote("tar archive", count+1, z.member, others, count))
+			}
+			return nil
+		}
+		return nil
+	}
+}
+
+func isRegular(h *tar.Header) bool {
+	return h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA || h.Typeflag == tar.TypeGNUSparse
+}
+
+func ignoredNote(what string, total int, used string, others []string, nothers int) string {
+	q := make([]string, len(others))
+	for i, o := range others {
+		q[i] = fmt.Sprintf("%q", o)
+	}
+	list := strings.Join(q, ", ")
+	if nothers > len(others) {
+		list += fmt.Sprintf(" and %d more", nothers-len(others))
+	}
+	return fmt.Sprintf("%s has %d files; using the first, %q; ignoring %s", what, total, used, list)
+}
+
+// readerAt returns r as an io.ReaderAt covering the rest of r (from its
+// current offset), if it is one with a known size.
+func readerAt(r io.Reader) (io.ReaderAt, int64) {
+	ra, ok := r.(io.ReaderAt)
+	if !ok {
+		return nil, 0
+	}
+	sk, ok := r.(io.Seeker)
+	if !ok {
+		return nil, 0
+	}
+	var size int64 = -1
+	switch s := r.(type) {
+	case interface{ Size() int64 }:
+		size = s.Size()
+	case interface{ Stat() (fs.FileInfo, error) }:
+		fi, err := s.Stat()
+		if err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+	}
+	if size < 0 {
+		return nil, 0
+	}
+	base, err := sk.Seek(0, io.SeekCurrent)
+	if err != nil || base > size {
+		return nil, 0
+	}
+	return io.NewSectionReader(ra, base, size-base), size - base
+}
