@@ -28,13 +28,8 @@ func copyCommand(e *env) *cli.Command {
 			"with one extension after another removed (a.img.gz: a.img.gz.bmap, a.img.bmap, a.bmap).\n" +
 			"DEST is a block device, a character device such as /dev/null, or a regular file, which is\n" +
 			"replaced by a sparse copy of the image.",
-		Flags: commandFlags(
-			&cli.StringFlag{Name: "bmap", Usage: "the block map `FILE` (may be compressed)"},
+		Flags: commandFlags(append(bmapFlags(),
 			&cli.BoolFlag{Name: "nobmap", Usage: "copy the whole image, without a bmap"},
-			&cli.StringFlag{Name: "bmap-sig", Usage: "detached OpenPGP signature `FILE` of the bmap"},
-			&cli.BoolFlag{Name: "no-sig-verify", Usage: "do not verify the bmap's signature"},
-			&cli.StringFlag{Name: "keyring", Usage: "verify the signature with the keys in `FILE` (default: the GnuPG keyring)"},
-			&cli.StringFlag{Name: "fingerprint", Usage: "accept only a signature by the key with this `FPR`"},
 			&cli.BoolFlag{Name: "no-verify", Usage: "do not verify the checksums of the mapped ranges"},
 			&cli.StringFlag{Name: "psplash-pipe", Usage: "write progress to the psplash `FIFO`"},
 			&cli.BoolFlag{Name: "removable-device", Usage: "refuse a DEST that is not a removable block device"},
@@ -43,7 +38,7 @@ func copyCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "write DEST even if it, a partition on it or a device built on it is used as swap or held open (a mounted device is still refused by the kernel; the root filesystem's disk always is)"},
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress output: auto (a line on a terminal), none, or json (one event per line, for CI)"},
 			&cli.IntFlag{Name: "progress-fd", Value: 2, Usage: "write --progress json events to file descriptor `N`"},
-		),
+		)...),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			if err := setupLog(c, e); err != nil {
@@ -55,6 +50,18 @@ func copyCommand(e *env) *cli.Command {
 			}
 			return runCopy(c, e, o)
 		},
+	}
+}
+
+// bmapFlags are the options that choose a bmap and check its signature,
+// shared by copy and verify.
+func bmapFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "bmap", Usage: "the block map `FILE` (may be compressed)"},
+		&cli.StringFlag{Name: "bmap-sig", Usage: "detached OpenPGP signature `FILE` of the bmap"},
+		&cli.BoolFlag{Name: "no-sig-verify", Usage: "do not verify the bmap's signature"},
+		&cli.StringFlag{Name: "keyring", Usage: "verify the signature with the keys in `FILE` (default: the GnuPG keyring)"},
+		&cli.StringFlag{Name: "fingerprint", Usage: "accept only a signature by the key with this `FPR`"},
 	}
 }
 

@@ -18,13 +18,7 @@ func verifyCommand(e *env) *cli.Command {
 			"cache, and compares it with the checksums of the bmap. Without --bmap, the bmap is looked\n" +
 			"for beside TARGET as copy looks for it beside the image. The bmap's signature is checked\n" +
 			"as copy checks it.",
-		Flags: commandFlags(
-			&cli.StringFlag{Name: "bmap", Usage: "the block map `FILE`"},
-			&cli.StringFlag{Name: "bmap-sig", Usage: "detached OpenPGP signature `FILE` of the bmap"},
-			&cli.BoolFlag{Name: "no-sig-verify", Usage: "do not verify the bmap's signature"},
-			&cli.StringFlag{Name: "keyring", Usage: "verify the signature with the keys in `FILE`"},
-			&cli.StringFlag{Name: "fingerprint", Usage: "accept only a signature by the key with this `FPR`"},
-		),
+		Flags:        commandFlags(bmapFlags()...),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			if err := setupLog(c, e); err != nil {
