@@ -27,7 +27,7 @@ func TestManPageUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, out.Bytes()) {
-		t.Errorf("%s is out of date: run go test ./cmd/bmap -run TestManPageUpToDate -update", path)
+		t.Errorf("%s is out of date: run go test ./cmd/bmap -run TestManPageUpToDate -args -update", path)
 	}
 }
 
