@@ -161,6 +161,11 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 		defer func() { c.stats.ReadTime += time.Since(t) }()
 		n := 0
 		for n < len(p) {
+			// A slow stream takes long to fill a buffer: stop between
+			// reads once the copy is cancelled (a signal, a failed stage).
+			if c.ctx.Err() != nil {
+				return n, context.Cause(c.ctx)
+			}
 			m, err := c.src.Read(p[n:])
 			n += m
 			pos += int64(m)

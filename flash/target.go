@@ -120,6 +120,10 @@ func (t *Target) File() *os.File { return t.f }
 // WriteAt writes p at off. Aligned writes from aligned memory go through
 // O_DIRECT, bypassing the page cache; others are written buffered.
 func (t *Target) WriteAt(p []byte, off int64) (int, error) {
+	if t.kind == BlockDevice && off+int64(len(p)) > t.size {
+		// Only an image of unknown size (--nobmap from a stream) gets here.
+		return 0, fmt.Errorf("%w: writing byte %d, past the end of %s (%d bytes)", ErrTooSmall, off+int64(len(p))-1, t.path, t.size)
+	}
 	if t.canDirect {
 		aligned := off%t.sectorSize == 0 && int64(len(p))%t.sectorSize == 0 && isAligned(p)
 		if aligned != t.direct {

@@ -4,9 +4,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -17,6 +19,11 @@ func main() {
 		sig := <-sigs
 		signal.Reset() // a second Ctrl-C kills at once
 		cancel(interrupted{sig})
+		// The copy stops between reads; a source that sends nothing (a
+		// stalled pipe) would keep it waiting. Don't wait for ever.
+		time.Sleep(10 * time.Second)
+		fmt.Fprintf(os.Stderr, "bmap: ERROR: %v, and the copy did not stop within 10s (stalled input?); exiting: the destination is incomplete\n", interrupted{sig})
+		os.Exit(exitCode(interrupted{sig}))
 	}()
 	err := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	os.Exit(exitCode(err))
