@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/bmap-tools/bmap/decompress/lzop"
 	dsbzip2 "github.com/dsnet/compress/bzip2"
@@ -205,13 +206,14 @@ func newLZ4(br *bufio.Reader) (codecReader, error) {
 	}, nil
 }
 
-// lzo: our lzop container parser over anchore/go-lzo.
+// lzo: our lzop container parser and LZO1X decoder, blocks decoded on
+// GOMAXPROCS goroutines. Its goroutines read br, so the offset is its own.
 func newLZO(br *bufio.Reader) (codecReader, error) {
-	z, err := lzop.NewReader(br)
+	z, err := lzop.NewParallelReader(br, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return codecReader{}, err
 	}
-	return codecReader{r: lzoReader{z}, close: func() {}}, nil
+	return codecReader{r: lzoReader{z}, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
 // lzoReader maps lzop's trailing-data error to ours.

@@ -2,8 +2,20 @@
 // (version 1.x): a header, then blocks of LZO1X data, each with optional
 // Adler-32 or CRC-32 checksums of its compressed and decompressed bytes.
 //
-// The LZO1X blocks themselves are decoded by github.com/anchore/go-lzo, which
-// only knows raw LZO1X; the container is parsed here.
+// NewReader decodes the blocks one after another; NewParallelReader decodes
+// them on several goroutines (each block decodes alone and carries its own
+// checksums) and serves the output in order, with the same checks and
+// errors.
+//
+// The LZO1X blocks are decoded by this package's own decoder (lzo1x.go),
+// which copies matches and literals by words or copy(), and long
+// overlapping matches (runs of zeros) by doubling copies, where
+// github.com/anchore/go-lzo (used before, and still the reference in the
+// tests) copies byte by byte: 2.4 times as fast on dense data, far more on
+// runs. Block Adler-32s use a word-at-a-time Adler-32 (adler.go), about
+// twice as fast as hash/adler32. On a 4 GiB disk image (551 MB of lzop),
+// sequential decoding went from 15 s of CPU time to 3.5 s; lzop -d takes
+// 15 s on the same machine.
 //
 // Layout (all integers big-endian):
 //
@@ -37,9 +49,8 @@ import (
 	"hash/adler32"
 	"hash/crc32"
 	"io"
+	"sync/atomic"
 	"time"
-
-	"github.com/anchore/go-lzo"
 )
 
 // Magic is the first nine bytes of every lzop file.
@@ -118,19 +129,24 @@ type Reader struct {
 	Header // of the first file
 
 	r     io.Reader
-	off   int64 // compressed bytes consumed
-	files int   // lzop files read
+	off   atomic.Int64 // compressed bytes consumed
+	files int          // lzop files read
 	err   error
+	cur   Header // header of the file being read
 
-	buf []byte // scratch: block header, then compressed data
+	// Sequential decoding.
+	buf []byte // compressed data
 	out []byte // decoded block not yet returned is out[pos:]
 	pos int
-	cur Header // header of the file being read
+
+	// Parallel decoding (see parallel.go); nil when sequential.
+	par *parallel
 }
 
 // NewReader reads the lzop header from r and returns a Reader positioned at
-// the first block. Input is read in exact amounts (no read-ahead), so r may
-// be a shared *bufio.Reader whose position matters to the caller.
+// the first block, which decodes the blocks one after another on the
+// calling goroutine. Input is read in exact amounts (no read-ahead), so r
+// may be a shared *bufio.Reader whose position matters to the caller.
 func NewReader(r io.Reader) (*Reader, error) {
 	z := &Reader{r: r}
 	h, err := z.readHeader(true)
@@ -141,13 +157,20 @@ func NewReader(r io.Reader) (*Reader, error) {
 	return z, nil
 }
 
-// InputOffset returns the number of compressed bytes consumed so far.
-func (z *Reader) InputOffset() int64 { return z.off }
+// InputOffset returns the number of compressed bytes consumed so far. A
+// parallel Reader reads ahead of the data Read has returned, by up to its
+// memory budget. It is safe to call from any goroutine.
+func (z *Reader) InputOffset() int64 { return z.off.Load() }
 
-// Read implements io.Reader.
+// Read implements io.Reader. Errors are sticky.
 func (z *Reader) Read(p []byte) (int, error) {
 	if z.err != nil {
 		return 0, z.err
+	}
+	if z.par != nil {
+		n, err := z.par.ord.Read(p)
+		z.err = err
+		return n, err
 	}
 	n := 0
 	for n < len(p) {
@@ -172,7 +195,7 @@ func (z *Reader) Read(p []byte) (int, error) {
 // full reads exactly len(b) bytes; a short read is io.ErrUnexpectedEOF.
 func (z *Reader) full(b []byte) error {
 	n, err := io.ReadFull(z.r, b)
-	z.off += int64(n)
+	z.off.Add(int64(n))
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
@@ -195,12 +218,12 @@ func (z *Reader) readHeader(first bool) (Header, error) {
 		case err != nil && err != io.EOF:
 			return h, fmt.Errorf("lzop: %w", err)
 		case !bytes.HasPrefix([]byte(Magic), b) && !bytes.HasPrefix(b, []byte(Magic)):
-			return h, fmt.Errorf("%w at offset %d", ErrTrailingData, z.off)
+			return h, fmt.Errorf("%w at offset %d", ErrTrailingData, z.off.Load())
 		}
 	}
 	var magic [len(Magic)]byte
 	n, err := io.ReadFull(z.r, magic[:])
-	z.off += int64(n)
+	z.off.Add(int64(n))
 	switch {
 	case err == io.EOF && !first:
 		return h, io.EOF
@@ -211,16 +234,16 @@ func (z *Reader) readHeader(first bool) (Header, error) {
 		if first {
 			return h, fmt.Errorf("%w: not an lzop file", ErrHeader)
 		}
-		return h, fmt.Errorf("%w at offset %d", ErrTrailingData, z.off-int64(n))
+		return h, fmt.Errorf("%w at offset %d", ErrTrailingData, z.off.Load()-int64(n))
 	case err != nil:
 		return h, fmt.Errorf("lzop: %w", err)
 	case string(magic[:]) != Magic:
 		if first {
 			return h, fmt.Errorf("%w: not an lzop file", ErrHeader)
 		}
-		return h, fmt.Errorf("%w: at offset %d", ErrTrailingData, z.off-int64(n))
+		return h, fmt.Errorf("%w: at offset %d", ErrTrailingData, z.off.Load()-int64(n))
 	}
-	start := z.off
+	start := z.off.Load()
 
 	// The header is at most 2+2+2+1+1+4+4+4+4+4+1+255+4 bytes; read it
 	// field by field into hdr, so the checksum can cover exactly its bytes.
@@ -373,112 +396,136 @@ func headerSum(flags uint32, b []byte) uint32 {
 	return adler32.Checksum(b)
 }
 
-// nextBlock reads and decodes the next block. If it fits in p, it is decoded
-// straight into p and *n is advanced; otherwise it goes to z.out. At the end
-// of a file it reads the next file's header or returns io.EOF.
-func (z *Reader) nextBlock(p []byte, n *int) error {
+// blockInfo is what a block header says.
+type blockInfo struct {
+	at         int64     // compressed offset of the block header
+	flags      uint32    // of the file the block belongs to
+	dlen, slen uint32    // decompressed and compressed sizes
+	sums       [4]uint32 // d-Adler-32, d-CRC-32, c-Adler-32, c-CRC-32
+}
+
+func (b *blockInfo) stored() bool { return b.slen == b.dlen }
+
+// readBlockHeader reads the next block header, and at the end of a file
+// the next file's header; it returns io.EOF at the end of the stream.
+func (z *Reader) readBlockHeader() (blockInfo, error) {
 	for {
-		blockAt := z.off
+		bi := blockInfo{at: z.off.Load()}
 		var b [8]byte
 		if err := z.full(b[:4]); err != nil {
-			return err
+			return bi, err
 		}
 		dlen := binary.BigEndian.Uint32(b[:4])
 		if dlen == 0 {
 			h, err := z.readHeader(false)
 			if err != nil {
-				return err
+				return bi, err
 			}
 			z.cur = h
 			continue
 		}
 		if dlen == 0xFFFFFFFF {
-			return fmt.Errorf("%w: split lzop file (block at byte %d)", ErrUnsupported, blockAt)
+			return bi, fmt.Errorf("%w: split lzop file (block at byte %d)", ErrUnsupported, bi.at)
 		}
 		if dlen > MaxBlockSize {
-			return fmt.Errorf("%w: block at byte %d: size %d exceeds %d", ErrCorrupt, blockAt, dlen, MaxBlockSize)
+			return bi, fmt.Errorf("%w: block at byte %d: size %d exceeds %d", ErrCorrupt, bi.at, dlen, MaxBlockSize)
 		}
 		if err := z.full(b[4:8]); err != nil {
-			return err
+			return bi, err
 		}
 		slen := binary.BigEndian.Uint32(b[4:8])
 		if slen == 0 || slen > dlen {
-			return fmt.Errorf("%w: block at byte %d: compressed size %d, decompressed size %d", ErrCorrupt, blockAt, slen, dlen)
+			return bi, fmt.Errorf("%w: block at byte %d: compressed size %d, decompressed size %d", ErrCorrupt, bi.at, slen, dlen)
 		}
-		f := z.cur.Flags
-		stored := slen == dlen
-		var sums [4]uint32 // d-adler, d-crc, c-adler, c-crc
+		bi.flags, bi.dlen, bi.slen = z.cur.Flags, dlen, slen
 		for i, flag := range [4]uint32{FlagAdler32D, FlagCRC32D, FlagAdler32C, FlagCRC32C} {
-			if f&flag == 0 || (i >= 2 && stored) {
+			if bi.flags&flag == 0 || (i >= 2 && bi.stored()) {
 				continue
 			}
 			if err := z.full(b[:4]); err != nil {
-				return err
+				return bi, err
 			}
-			sums[i] = binary.BigEndian.Uint32(b[:4])
+			bi.sums[i] = binary.BigEndian.Uint32(b[:4])
 		}
-
-		if cap(z.buf) < int(slen) {
-			z.buf = make([]byte, slen, max(int(slen), 256<<10))
-		}
-		src := z.buf[:slen]
-		if err := z.full(src); err != nil {
-			return err
-		}
-		if !stored {
-			if f&FlagAdler32C != 0 {
-				if got := adler32.Checksum(src); got != sums[2] {
-					return z.sumErr("compressed", "Adler-32", blockAt, got, sums[2])
-				}
-			}
-			if f&FlagCRC32C != 0 {
-				if got := crc32.ChecksumIEEE(src); got != sums[3] {
-					return z.sumErr("compressed", "CRC-32", blockAt, got, sums[3])
-				}
-			}
-		}
-
-		var dst []byte
-		direct := len(p) >= int(dlen)
-		if direct {
-			dst = p[:dlen]
-		} else {
-			if cap(z.out) < int(dlen) {
-				z.out = make([]byte, dlen, max(int(dlen), 256<<10))
-			}
-			dst = z.out[:dlen]
-		}
-		if stored {
-			copy(dst, src)
-		} else {
-			got, err := lzo.Decompress(src, dst)
-			if err != nil {
-				return fmt.Errorf("%w: block at byte %d: %v", ErrCorrupt, blockAt, err)
-			}
-			if got != int(dlen) {
-				return fmt.Errorf("%w: block at byte %d: decoded %d bytes, want %d", ErrCorrupt, blockAt, got, dlen)
-			}
-		}
-		if f&FlagAdler32D != 0 {
-			if got := adler32.Checksum(dst); got != sums[0] {
-				return z.sumErr("decompressed", "Adler-32", blockAt, got, sums[0])
-			}
-		}
-		if f&FlagCRC32D != 0 {
-			if got := crc32.ChecksumIEEE(dst); got != sums[1] {
-				return z.sumErr("decompressed", "CRC-32", blockAt, got, sums[1])
-			}
-		}
-		if direct {
-			*n += int(dlen)
-			z.out, z.pos = z.out[:0], 0
-		} else {
-			z.out, z.pos = dst, 0
-		}
-		return nil
+		return bi, nil
 	}
 }
 
-func (z *Reader) sumErr(what, kind string, at int64, got, want uint32) error {
+// decodeBlock checks the compressed data src of block b, decodes it into
+// dst (b.dlen bytes) and checks the result.
+func decodeBlock(b *blockInfo, src, dst []byte) error {
+	f := b.flags
+	if b.stored() {
+		copy(dst, src)
+	} else {
+		if f&FlagAdler32C != 0 {
+			if got := adler32Sum(src); got != b.sums[2] {
+				return sumErr("compressed", "Adler-32", b.at, got, b.sums[2])
+			}
+		}
+		if f&FlagCRC32C != 0 {
+			if got := crc32.ChecksumIEEE(src); got != b.sums[3] {
+				return sumErr("compressed", "CRC-32", b.at, got, b.sums[3])
+			}
+		}
+		got, err := decompress1x(src, dst)
+		if err != nil {
+			return fmt.Errorf("%w: block at byte %d: %v", ErrCorrupt, b.at, err)
+		}
+		if got != int(b.dlen) {
+			return fmt.Errorf("%w: block at byte %d: decoded %d bytes, want %d", ErrCorrupt, b.at, got, b.dlen)
+		}
+	}
+	if f&FlagAdler32D != 0 {
+		if got := adler32Sum(dst); got != b.sums[0] {
+			return sumErr("decompressed", "Adler-32", b.at, got, b.sums[0])
+		}
+	}
+	if f&FlagCRC32D != 0 {
+		if got := crc32.ChecksumIEEE(dst); got != b.sums[1] {
+			return sumErr("decompressed", "CRC-32", b.at, got, b.sums[1])
+		}
+	}
+	return nil
+}
+
+func sumErr(what, kind string, at int64, got, want uint32) error {
 	return fmt.Errorf("%w: %s of %s block at byte %d: got %08x, want %08x", ErrChecksum, kind, what, at, got, want)
+}
+
+// nextBlock reads and decodes the next block. If it fits in p, it is decoded
+// straight into p and *n is advanced; otherwise it goes to z.out. At the end
+// of a file it reads the next file's header or returns io.EOF.
+func (z *Reader) nextBlock(p []byte, n *int) error {
+	bi, err := z.readBlockHeader()
+	if err != nil {
+		return err
+	}
+	if cap(z.buf) < int(bi.slen) {
+		z.buf = make([]byte, bi.slen, max(int(bi.slen), 256<<10))
+	}
+	src := z.buf[:bi.slen]
+	if err := z.full(src); err != nil {
+		return err
+	}
+	var dst []byte
+	direct := len(p) >= int(bi.dlen)
+	if direct {
+		dst = p[:bi.dlen]
+	} else {
+		if cap(z.out) < int(bi.dlen) {
+			z.out = make([]byte, bi.dlen, max(int(bi.dlen), 256<<10))
+		}
+		dst = z.out[:bi.dlen]
+	}
+	if err := decodeBlock(&bi, src, dst); err != nil {
+		return err
+	}
+	if direct {
+		*n += int(bi.dlen)
+		z.out, z.pos = z.out[:0], 0
+	} else {
+		z.out, z.pos = dst, 0
+	}
+	return nil
 }

@@ -104,7 +104,7 @@ func build(o opts, blocks []block) []byte {
 
 // cliBlocks parses the blocks of a file made by lzop with default
 // options, independently of the package, to reuse real LZO1X data.
-func cliBlocks(t *testing.T, f []byte) []block {
+func cliBlocks(t testing.TB, f []byte) []block {
 	t.Helper()
 	be := binary.BigEndian
 	p := len(Magic) + 2 + 2 + 2 + 1 + 1
@@ -158,7 +158,7 @@ func decode(data []byte) ([]byte, error) {
 }
 
 // lzopCLI compresses data with the lzop program, or skips.
-func lzopCLI(t *testing.T, data []byte, args ...string) []byte {
+func lzopCLI(t testing.TB, data []byte, args ...string) []byte {
 	t.Helper()
 	if _, err := exec.LookPath("lzop"); err != nil {
 		t.Skip("lzop is not installed")
@@ -334,11 +334,36 @@ func FuzzReader(f *testing.F) {
 	// lzop -9 of "hello hello ... aaaa\n": one LZO1X block.
 	seed, _ := hex.DecodeString("894c5a4f000d0a1a0a104020a00940030903000009000081a46b02455400000000017337450411000000450000001b86b8197b1768656c6c6f2036140002776f726c642b1500613101000a11000000000000")
 	f.Add(seed)
+	// The parallel reader must agree with the sequential one: the same
+	// output, or the same error after a prefix of its output.
+	cfg := parallelConfig{jobBlocks: 2, jobBytes: 1 << 20, budget: 1 << 20}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		const limit = 16 << 20
 		z, err := NewReader(bytes.NewReader(data))
 		if err != nil {
+			zp, perr := newParallelReader(bytes.NewReader(data), 2, cfg)
+			if perr == nil || perr.Error() != err.Error() {
+				if zp != nil {
+					zp.Close()
+				}
+				t.Fatalf("header: parallel %v, sequential %v", perr, err)
+			}
 			return
 		}
-		io.Copy(io.Discard, io.LimitReader(z, 64<<20))
+		want, err := io.ReadAll(io.LimitReader(z, limit))
+		zp, perr := newParallelReader(bytes.NewReader(data), 2, cfg)
+		if perr != nil {
+			t.Fatalf("parallel: %v", perr)
+		}
+		defer zp.Close()
+		got, perr := io.ReadAll(io.LimitReader(zp, limit))
+		switch {
+		case (err == nil) != (perr == nil) || err != nil && err.Error() != perr.Error():
+			t.Fatalf("parallel: %v, sequential: %v", perr, err)
+		case err == nil && !bytes.Equal(got, want):
+			t.Fatalf("parallel: %d bytes, sequential %d, different", len(got), len(want))
+		case !bytes.HasPrefix(want, got):
+			t.Fatalf("parallel: %d bytes, not a prefix of the sequential %d", len(got), len(want))
+		}
 	})
 }
