@@ -5,14 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
+	"strings"
 
+	pbzip2 "github.com/bmap-tools/bmap/decompress/internal/bzip2"
+	pxz "github.com/bmap-tools/bmap/decompress/internal/xz"
 	"github.com/bmap-tools/bmap/decompress/lzop"
-	dsbzip2 "github.com/dsnet/compress/bzip2"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
-	"github.com/therootcompany/xz"
 	"github.com/ulikunitz/xz/lzma"
 )
 
@@ -40,16 +42,6 @@ var codecs = [...]func(br *bufio.Reader) (codecReader, error){
 	Zstd:  newZstd,
 	LZ4:   newLZ4,
 	LZO:   newLZO,
-}
-
-// isTruncation reports whether err is a codec's "truncated or corrupt"
-// error, which means truncation if the input is exhausted.
-func isTruncation(f Format, err error) bool {
-	switch f {
-	case XZ:
-		return errors.Is(err, xz.ErrBuf)
-	}
-	return false
 }
 
 // gzip: klauspost/compress/gzip, one member at a time so that what follows
@@ -117,25 +109,69 @@ func noEOF(err error) error {
 	return err
 }
 
-// bzip2: dsnet/compress/bzip2 (1.7x the standard library's speed). It reads
-// concatenated streams (pbzip2) and fails on anything else after them.
+// bzip2: our block-parallel decoder (internal/bzip2) over dsnet's block
+// decoder, on GOMAXPROCS goroutines. It reads br from its own goroutine,
+// so the offset is its own.
 func newBzip2(br *bufio.Reader) (codecReader, error) {
-	z, err := dsbzip2.NewReader(br, nil)
-	if err != nil {
-		return codecReader{}, err
-	}
-	return codecReader{r: z, close: func() { z.Close() }}, nil
+	z := pbzip2.NewReader(br, runtime.GOMAXPROCS(0))
+	return codecReader{r: bzip2Reader{z}, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
-// xz: therootcompany/xz (1.7x ulikunitz/xz). Multi-stream with padding;
+// bzip2Reader turns bzip2's errors, which carry the offset of the failing
+// block or structure, into ours.
+type bzip2Reader struct{ z *pbzip2.Reader }
+
+func (b bzip2Reader) Read(p []byte) (int, error) {
+	n, err := b.z.Read(p)
+	var e *pbzip2.Error
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, pbzip2.ErrTrailingData):
+		err = &Error{Format: Bzip2.String(), Offset: b.z.InputOffset(), Err: ErrTrailingData}
+	case errors.As(err, &e):
+		why := strings.TrimPrefix(e.Err.Error(), "bzip2: ")
+		err = &Error{Format: Bzip2.String(), Offset: e.Offset, Err: located{e.What + ": " + why, e}}
+	}
+	return n, err
+}
+
+// xz: our block-parallel decoder (internal/xz) over therootcompany/xz
+// (1.7x ulikunitz/xz), on GOMAXPROCS goroutines. Multi-stream with padding;
 // fails on anything else after the last stream.
 func newXZ(br *bufio.Reader) (codecReader, error) {
-	z, err := xz.NewReader(br, uint32(maxWindow))
-	if err != nil {
-		return codecReader{}, err
-	}
-	return codecReader{r: z, close: func() {}}, nil
+	z := pxz.NewReader(br, runtime.GOMAXPROCS(0), uint32(min(maxWindow, math.MaxUint32)))
+	return codecReader{r: xzReader{z}, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
+
+// xzReader turns xz's errors, which carry the offset of the failing
+// structure, into ours.
+type xzReader struct{ z *pxz.Reader }
+
+func (x xzReader) Read(p []byte) (int, error) {
+	n, err := x.z.Read(p)
+	var e *pxz.Error
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, pxz.ErrTrailingData) && errors.As(err, &e):
+		err = &Error{Format: XZ.String(), Offset: e.Offset, Err: ErrTrailingData}
+	case errors.As(err, &e):
+		msg := e.What
+		for _, why := range e.Unwrap() {
+			msg += ": " + strings.TrimPrefix(why.Error(), "xz: ")
+		}
+		err = &Error{Format: XZ.String(), Offset: e.Offset, Err: located{msg, e}}
+	}
+	return n, err
+}
+
+// located is a codec's error without the offset, which our Error names.
+type located struct {
+	msg string // what failed and why
+	err error
+}
+
+func (l located) Error() string { return l.msg }
+func (l located) Unwrap() error { return l.err }
 
 // lzma: ulikunitz/xz/lzma, the only Go decoder of the legacy format. One
 // stream; anything after it is trailing data. The format has no checksum.

@@ -146,17 +146,13 @@ func (r *Reader) wrap(err error) error {
 
 // source is the bottom of the stack: the caller's reader, counted.
 type counter struct {
-	r   io.Reader
-	n   atomic.Int64
-	eof atomic.Bool // r returned io.EOF
+	r io.Reader
+	n atomic.Int64
 }
 
 func (c *counter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
-	if err == io.EOF {
-		c.eof.Store(true)
-	}
 	return n, err
 }
 
@@ -189,7 +185,6 @@ type labelled struct {
 	r      io.Reader
 	format Format
 	offset func() int64
-	eof    func() bool // the source is exhausted: a decode error is a truncation
 }
 
 func (l *labelled) Read(p []byte) (int, error) {
@@ -204,9 +199,6 @@ func (l *labelled) label(err error) error {
 	var e *Error
 	if errors.As(err, &e) || err == ErrClosed {
 		return err
-	}
-	if isTruncation(l.format, err) && l.eof() && !errors.Is(err, io.ErrUnexpectedEOF) {
-		err = fmt.Errorf("%w (%w)", io.ErrUnexpectedEOF, err)
 	}
 	return &Error{Format: l.format.String(), Offset: l.offset(), Err: err}
 }
@@ -263,10 +255,6 @@ func (z *Reader) open(r io.Reader, name string) error {
 		z.notes = append(z.notes, "lz4 legacy format (lz4 -l) has no end marker and no checksum: a truncated or damaged file cannot be detected")
 	}
 
-	// eof reports that the source ended and the codec took all of it: a
-	// "truncated or corrupt" error then means truncated.
-	eof := func() bool { return src.eof.Load() && br.Buffered() == 0 }
-
 	var dec io.Reader
 	switch f {
 	case Zip:
@@ -276,7 +264,7 @@ func (z *Reader) open(r io.Reader, name string) error {
 		var cd codecReader
 		cd, err = codecs[f](br)
 		if err != nil {
-			return (&labelled{format: f, offset: z.offset, eof: eof}).label(err)
+			return (&labelled{format: f, offset: z.offset}).label(err)
 		}
 		z.closer = append(z.closer, cd.close)
 		if cd.offset != nil {
@@ -284,7 +272,7 @@ func (z *Reader) open(r io.Reader, name string) error {
 		}
 		dec = cd.r
 		if f != Raw {
-			dec = &labelled{r: dec, format: f, offset: z.offset, eof: eof}
+			dec = &labelled{r: dec, format: f, offset: z.offset}
 		}
 	}
 	z.layer = f.String()
