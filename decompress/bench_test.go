@@ -3,6 +3,9 @@ package decompress
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -64,6 +67,45 @@ func BenchmarkDecode(b *testing.B) {
 			}
 			if cpu := cpuTime() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(b.N)*float64(len(want))/cpu.Seconds()/1e6, "MB/cpu-s")
+			}
+		})
+	}
+}
+
+// BenchmarkDecodeFiles decodes real images, the decoder alone, to set
+// against a whole `bmap copy` of the same file: BMAP_BENCH_FILES is a
+// space-separated list of paths (e.g. the benchmark corpus of
+// ../shared/bench/mkcorpus.sh). Run with -benchtime=1x -count=3 and
+// -cpu=1,2 for the throughput on one and two cores.
+func BenchmarkDecodeFiles(b *testing.B) {
+	paths := strings.Fields(os.Getenv("BMAP_BENCH_FILES"))
+	if len(paths) == 0 {
+		b.Skip("set BMAP_BENCH_FILES to the images to decode")
+	}
+	buf := make([]byte, 4<<20)
+	for _, path := range paths {
+		b.Run(filepath.Base(path), func(b *testing.B) {
+			cpu0 := cpuTime()
+			var n int64
+			for b.Loop() {
+				f, err := os.Open(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				z, err := NewReader(f, path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, err = io.CopyBuffer(io.Discard, struct{ io.Reader }{z}, buf)
+				z.Close()
+				f.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(n)
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 			}
 		})
 	}
