@@ -125,3 +125,38 @@ func shiftLeft(b []byte, s uint) {
 		b[i] = b[i]<<s | next>>(8-s)
 	}
 }
+
+// bitAppender writes bit strings, most significant bit first.
+type bitAppender struct {
+	buf []byte
+	acc uint64 // the last n bits are pending
+	n   uint
+}
+
+// put appends the low n ≤ 32 bits of v.
+func (w *bitAppender) put(v uint64, n uint) {
+	w.acc = w.acc<<n | v&(1<<n-1)
+	w.n += n
+	for w.n >= 8 {
+		w.n -= 8
+		w.buf = append(w.buf, byte(w.acc>>w.n))
+	}
+}
+
+// copy appends the n bits of src that start at bit p.
+func (w *bitAppender) copy(src []byte, p, n int64) {
+	for ; n >= 32; p, n = p+32, n-32 {
+		w.put(getBits(src, p, 32), 32)
+	}
+	if n > 0 {
+		w.put(getBits(src, p, uint(n)), uint(n))
+	}
+}
+
+// bytes pads to a byte with zero bits and returns the result.
+func (w *bitAppender) bytes() []byte {
+	if w.n > 0 {
+		w.put(0, 8-w.n)
+	}
+	return w.buf
+}

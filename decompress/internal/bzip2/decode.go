@@ -1,73 +1,27 @@
 package bzip2
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math/bits"
 	"strings"
-
-	dsbzip2 "github.com/dsnet/compress/bzip2"
 )
 
-// A decoder is a dsnet reader, reused with Reset (it keeps its BWT and
-// symbol buffers, about 5 MB).
-type decoder struct {
-	z  *dsbzip2.Reader
-	br bytes.Reader
-}
-
-func newDecoder() *decoder {
-	d := new(decoder)
-	d.z, _ = dsbzip2.NewReader(&d.br, nil) // never fails
-	return d
-}
-
-func (z *Reader) getDecoder() *decoder {
+func (z *Reader) getDecoder() *blockDecoder {
 	select {
 	case d := <-z.decs:
 		return d
 	default:
-		return newDecoder()
+		return newBlockDecoder()
 	}
 }
 
-func (z *Reader) putDecoder(d *decoder) {
+func (z *Reader) putDecoder(d *blockDecoder) {
 	select {
 	case z.decs <- d:
 	default:
 	}
-}
-
-// header writes the stream header "BZh<level>" to b.
-func header(b []byte, level byte) {
-	b[0], b[1], b[2], b[3] = 'B', 'Z', 'h', '0'+level
-}
-
-// trailer writes the end-of-stream magic and the stream CRC at bit p and
-// zero pads to a byte; it returns the stream's length in bytes. For a
-// stream of one block the stream CRC is the block CRC.
-func trailer(b []byte, p int64, crc uint32) int {
-	putBits(b, p, eosMagic, 48)
-	putBits(b, p+48, uint64(crc), 32)
-	p += 80
-	if p&7 != 0 {
-		putBits(b, p, 0, uint(8-p&7))
-	}
-	return int((p + 7) >> 3)
-}
-
-// rewrap turns s.buf (4 spare bytes, the block's bytes, 16 spare bytes)
-// into a standalone one-block stream, in place: afterwards the block's
-// bits start at bit 32 of s.buf.
-func (z *Reader) rewrap(s *segment) []byte {
-	b := s.buf
-	shiftLeft(b[4:len(b)-16], uint(s.off&7))
-	z.fixTrees(s)
-	b = s.buf
-	header(b, s.level)
-	return b[:trailer(b, 32+s.nbits, s.crc)]
 }
 
 // decode runs on a worker. A segment that fails to decode is not an error
@@ -77,9 +31,10 @@ func (z *Reader) decode(s *segment) ([]byte, error) {
 	if s.eos {
 		return nil, nil
 	}
-	stream := z.rewrap(s)
+	clear(s.buf[len(s.buf)-16:]) // read as zeros if decoding overruns
 	d := z.getDecoder()
-	out, derr, ok := z.inflate(d, stream, s.level, func(n int64) bool {
+	start := 32 + s.off&7
+	out, derr, ok := z.inflate(d, s.buf, start, start+s.nbits, s.level, func(n int64) bool {
 		if !z.gate.acquire(s.seq, n, false) {
 			return false
 		}
@@ -99,49 +54,46 @@ func (z *Reader) decode(s *segment) ([]byte, error) {
 	return out, nil
 }
 
-// inflate decodes a one-block stream into a pooled buffer sized for the
-// usual output, growing it (after grow approves the extra bytes) when runs
-// expand further. ok is false if grow refused (the Reader was closed);
-// derr is the decoding error.
-func (z *Reader) inflate(d *decoder, stream []byte, level byte, grow func(int64) bool) (out []byte, derr error, ok bool) {
+// inflate decodes the block in bits [start, end) of buf (start is at its
+// magic) into a pooled buffer sized for the usual output, growing it
+// (after grow approves the extra bytes) when runs expand further. ok is
+// false if grow refused (the Reader was closed); derr is the decoding
+// error.
+func (z *Reader) inflate(d *blockDecoder, buf []byte, start, end int64, level byte, grow func(int64) bool) (out []byte, derr error, ok bool) {
 	defer func() {
 		if r := recover(); r != nil { // a decoder bug must not crash the program
 			out, derr, ok = nil, fmt.Errorf("bzip2: decoder panic: %v", r), true
 		}
 	}()
-	d.br.Reset(stream)
-	if err := d.z.Reset(&d.br); err != nil {
+	n, crc, err := d.decode(buf, start, end, level)
+	if err != nil {
 		return nil, err, true
 	}
 	out = getBuf(&z.outPool, outEst(level))
-	n := 0
-	for {
-		if n == len(out) {
-			// Runs expand: grow 4× at a time, up to the most a block
-			// can hold, reusing the big buffers of earlier blocks.
-			m := min(4*len(out), maxOut(level))
-			if m <= len(out) { // not from a valid block; dsnet will say
-				m = 2 * len(out)
-			}
-			if !grow(int64(m - len(out))) {
-				putBuf(&z.outPool, out)
-				return nil, nil, false
-			}
-			nb := getBuf(&z.outPool, m)
-			copy(nb, out)
+	out, got, err, ok := expand(d.ll[:n], out, func(out []byte, o, need int) ([]byte, bool) {
+		// Runs expand: grow 4× at a time, up to the most a block can
+		// hold, reusing the big buffers of earlier blocks.
+		m := max(min(4*len(out), maxOut(level)), o+need)
+		if !grow(int64(m - len(out))) {
 			putBuf(&z.outPool, out)
-			out = nb
+			return nil, false
 		}
-		k, err := d.z.Read(out[n:])
-		n += k
-		if err == io.EOF {
-			return out[:n], nil, true
-		}
-		if err != nil {
-			putBuf(&z.outPool, out)
-			return nil, err, true
-		}
+		nb := getBuf(&z.outPool, m)
+		copy(nb, out[:o])
+		putBuf(&z.outPool, out)
+		return nb, true
+	})
+	switch {
+	case !ok:
+		return nil, nil, false
+	case err == nil && got != crc:
+		err = errBlockCRC
 	}
+	if err != nil {
+		putBuf(&z.outPool, out)
+		return nil, err, true
+	}
+	return out, nil, true
 }
 
 // release runs on the Read goroutine, in job order, once Read has served
@@ -196,19 +148,16 @@ func (z *Reader) merge() {
 		z.failPending()
 		return
 	}
-	w := bitAppender{buf: make([]byte, 0, 4+(nbits+80+7)/8+8)}
-	w.put('B'<<24|'Z'<<16|'h'<<8|uint64('0'+first.level), 32)
+	w := bitAppender{buf: make([]byte, 0, (nbits+7)/8+16)}
 	for _, s := range z.pending {
-		w.copy(s.buf, 32, s.nbits)
+		w.copy(s.buf, 32+s.off&7, s.nbits)
 	}
-	w.put(eosMagic>>24, 24)
-	w.put(eosMagic&(1<<24-1), 24)
-	w.put(uint64(first.crc), 32)
-	stream := w.bytes()
+	buf := w.bytes()
+	buf = append(buf, make([]byte, 16)...)
 	if z.mergeDec == nil {
-		z.mergeDec = newDecoder()
+		z.mergeDec = newBlockDecoder()
 	}
-	out, derr, _ := z.inflate(z.mergeDec, stream, first.level, func(int64) bool { return true })
+	out, derr, _ := z.inflate(z.mergeDec, buf, 0, nbits, first.level, func(int64) bool { return true })
 	if derr != nil {
 		return // wait for the next segment
 	}

@@ -63,7 +63,7 @@ type Reader struct {
 	sp    *splitter
 	gate  *gate
 	inOff atomic.Int64
-	decs  chan *decoder
+	decs  chan *blockDecoder
 	seq   uint64 // next job number (splitter goroutine only)
 
 	// Touched only by the goroutine calling Read (Release callbacks run
@@ -73,7 +73,7 @@ type Reader struct {
 	merged    []byte     // output of a successful merge, to serve first
 	hold      []byte     // bytes to serve before reading on
 	err       error
-	mergeDec  *decoder
+	mergeDec  *blockDecoder
 	merges    int // successful merges, for tests
 
 	inPool, outPool bufPool
@@ -85,7 +85,7 @@ func NewReader(r io.Reader, workers int) *Reader {
 	workers = max(workers, 1)
 	z := &Reader{
 		gate:   newGate(budget, workers),
-		decs:   make(chan *decoder, workers+1),
+		decs:   make(chan *blockDecoder, workers+1),
 		inPool: bufPool{limit: 16 << 20},
 		// What the gate lets be in flight: recycling it all makes no garbage.
 		outPool: bufPool{limit: budget + (workers+1)*maxOut(9)},
