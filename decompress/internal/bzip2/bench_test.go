@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -61,4 +62,126 @@ func BenchmarkDecode(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchBlocks returns 40 blocks spread over $BZIP2_BENCH (default: the pbzip2
+// benchmark file), for the per-stage benchmarks below.
+func benchBlocks(b *testing.B) []*segment {
+	var comp []byte
+	if name := os.Getenv("BZIP2_BENCH"); name != "" {
+		var err error
+		if comp, err = os.ReadFile(name); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		comp, _ = benchFile(b, "pbzip2", "-c", "-9", "-p2")
+	}
+	var pool bufPool
+	sp := newSplitter(bytes.NewReader(comp), &pool)
+	var segs []*segment
+	for {
+		s, err := sp.next()
+		if err != nil {
+			break
+		}
+		if !s.eos {
+			segs = append(segs, s)
+		}
+	}
+	var some []*segment
+	for i := range 40 {
+		if k := i * len(segs) / 40; len(some) == 0 || some[len(some)-1] != segs[k] {
+			some = append(some, segs[k])
+		}
+	}
+	return some
+}
+
+// BenchmarkStages times the block decoder's stages on real blocks: read
+// (the tables and symbols: Huffman decoding, then unMTF), unMTF alone,
+// invert (the inverse BWT) and expand (the initial run-length stage and
+// the CRC). The speeds are in bytes of the block before the initial
+// run-length stage:
+//
+//	BZIP2_BENCH=image.bz2 go test -run XXX -bench Stages
+
+func BenchmarkStages(b *testing.B) {
+	segs := benchBlocks(b)
+	d := newBlockDecoder()
+	type col struct {
+		syms   []uint16
+		mtf    [256]byte
+		level  byte
+		ll     []byte
+		counts [256]uint32
+		orig   uint32
+		block  []byte
+	}
+	var cols []col
+	total := 0
+	for _, s := range segs {
+		start := s.off & 7
+		n, _, orig, err := d.read(s.buf, start, start+s.nbits, s.level)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := col{ll: bytes.Clone(d.ll[:n]), counts: d.counts, orig: orig,
+			syms: slices.Clone(d.syms[:d.nsyms]), mtf: d.mtf0, level: s.level}
+		d.invert(d.ll[:n], &d.counts, orig)
+		c.block = bytes.Clone(d.ll[:n])
+		cols = append(cols, c)
+		total += n
+	}
+	b.Run("read", func(b *testing.B) {
+		b.SetBytes(int64(total))
+		for b.Loop() {
+			for _, s := range segs {
+				start := s.off & 7
+				d.read(s.buf, start, start+s.nbits, s.level)
+			}
+		}
+	})
+	b.Run("unMTF", func(b *testing.B) {
+		b.SetBytes(int64(total))
+		for b.Loop() {
+			for _, c := range cols {
+				mtf := c.mtf
+				d.unMTF(c.syms, &mtf, int(c.level)*blockUnit)
+			}
+		}
+		for _, c := range cols {
+			mtf := c.mtf
+			n, err := d.unMTF(c.syms, &mtf, int(c.level)*blockUnit)
+			if err != nil || !bytes.Equal(d.ll[:n], c.ll) {
+				b.Fatal("unMTF differs", err)
+			}
+		}
+	})
+	b.Run("invert", func(b *testing.B) {
+		b.SetBytes(int64(total))
+		for b.Loop() {
+			for _, c := range cols {
+				ll := d.ll[:len(c.ll)]
+				copy(ll, c.ll)
+				d.invert(ll, &c.counts, c.orig)
+			}
+		}
+		for _, c := range cols {
+			ll := d.ll[:len(c.ll)]
+			copy(ll, c.ll)
+			d.invert(ll, &c.counts, c.orig)
+			if !bytes.Equal(ll, c.block) {
+				b.Fatal("invert differs")
+			}
+		}
+	})
+	b.Run("expand", func(b *testing.B) {
+		b.SetBytes(int64(total))
+		out := make([]byte, maxOut(9))
+		for b.Loop() {
+			for _, c := range cols {
+				expand(c.block, out, nil)
+			}
+		}
+	})
 }

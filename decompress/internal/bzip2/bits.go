@@ -49,19 +49,6 @@ func getBits(buf []byte, pos int64, n uint) uint64 {
 	return (x << uint(pos&7)) >> (64 - n)
 }
 
-// putBits writes the low n bits of v, most significant first, at bit pos.
-func putBits(buf []byte, pos int64, v uint64, n uint) {
-	for i := int(n) - 1; i >= 0; i-- {
-		j, m := pos>>3, byte(0x80)>>uint(pos&7)
-		if v>>uint(i)&1 != 0 {
-			buf[j] |= m
-		} else {
-			buf[j] &^= m
-		}
-		pos++
-	}
-}
-
 // magicAt reports which magic, if any, starts at bit pos of buf.
 func magicAt(buf []byte, pos int64) uint64 {
 	switch m := getBits(buf, pos, 48); m {
@@ -104,26 +91,6 @@ func findMagic(buf []byte, from int64) (int64, uint64, bool) {
 		}
 	}
 	return 0, 0, false
-}
-
-// shiftLeft shifts the bits of b left by s (0..7) in place: b[i] becomes
-// b[i]<<s | b[i+1]>>(8-s), with zero bits shifted in at the end.
-func shiftLeft(b []byte, s uint) {
-	if s == 0 {
-		return
-	}
-	i := 0
-	for ; i+9 <= len(b); i += 8 {
-		x := binary.BigEndian.Uint64(b[i:])<<s | uint64(b[i+8])>>(8-s)
-		binary.BigEndian.PutUint64(b[i:], x)
-	}
-	for ; i < len(b); i++ {
-		var next byte
-		if i+1 < len(b) {
-			next = b[i+1]
-		}
-		b[i] = b[i]<<s | next>>(8-s)
-	}
 }
 
 // bitAppender writes bit strings, most significant bit first.

@@ -82,14 +82,41 @@ func craftStream(w *craftWriter, level byte, blocks []craftBlock) (starts []int6
 }
 
 func craftBlockBits(w *craftWriter, b craftBlock) uint32 {
-	data := b.data
+	f := craftFields(b.data, true)
+	f.addExtra(b.extra)
+	f.write(w)
+	return f.crc
+}
+
+// blockFields are the fields of one block, as written: tests change them
+// to make every kind of invalid block.
+type blockFields struct {
+	crc        uint32
+	randomised bool
+	origPtr    int
+	inUse      [256]bool
+	nGroups    int      // written in 3 bits
+	nSels      int      // written in 15 bits
+	sels       []int    // move-to-front coded selectors (unary)
+	firstLen   []int    // per table, the 5-bit first length (0: lens[t][0])
+	lens       [][]int  // per table, the code lengths
+	lenBits    []string // per table, if set: written instead of its lengths
+	syms       []int    // the symbols, the end of block included, coded with table 0
+	symBits    string   // if set: written instead of the symbols
+	tail       string   // bits written after the symbols
+}
+
+// craftFields returns the fields of a valid block of data (data before the
+// initial run-length stage: with noRuns it must not hold 4 equal bytes in
+// a row). All tables are the same code, so any selectors decode the data.
+func craftFields(data []byte, noRuns bool) *blockFields {
 	n := len(data)
-	for i := 3; i < n; i++ {
+	for i := 3; noRuns && i < n; i++ {
 		if data[i] == data[i-1] && data[i] == data[i-2] && data[i] == data[i-3] {
 			panic("craft: run of 4 equal bytes")
 		}
 	}
-	crc := bzCRC(data)
+	f := &blockFields{crc: bzCRC(data)}
 
 	// Burrows-Wheeler transform of the rotations, sorted naively.
 	idx := make([]int, n)
@@ -106,34 +133,29 @@ func craftBlockBits(w *craftWriter, b craftBlock) uint32 {
 		}
 		return false
 	})
-	var origPtr int
 	last := make([]byte, n)
 	for j, i := range idx {
 		if i == 0 {
-			origPtr = j
+			f.origPtr = j
 		}
 		last[j] = data[(i+n-1)%n]
 	}
 
 	// Move-to-front over the used bytes, runs of zeros as RUNA/RUNB.
-	var inUse [256]bool
 	for _, c := range data {
-		inUse[c] = true
+		f.inUse[c] = true
 	}
 	var mtf []byte
 	for c := range 256 {
-		if inUse[c] {
+		if f.inUse[c] {
 			mtf = append(mtf, byte(c))
 		}
 	}
 	nInUse := len(mtf)
-	var syms []int
 	run := 0
 	flush := func() {
 		if run > 0 {
-			for rc := run + 1; rc != 1; rc >>= 1 {
-				syms = append(syms, rc&1) // RUNA = 0, RUNB = 1
-			}
+			f.syms = append(f.syms, runDigits(run)...)
 			run = 0
 		}
 	}
@@ -147,15 +169,15 @@ func craftBlockBits(w *craftWriter, b craftBlock) uint32 {
 			continue
 		}
 		flush()
-		syms = append(syms, p+1)
+		f.syms = append(f.syms, p+1)
 		copy(mtf[1:p+1], mtf[:p])
 		mtf[0] = c
 	}
 	flush()
 	alpha := nInUse + 2
-	syms = append(syms, alpha-1) // end of block
+	f.syms = append(f.syms, alpha-1) // end of block
 
-	// One complete prefix code of lengths L-1 and L, used by every tree.
+	// One complete prefix code of lengths L-1 and L, used by every table.
 	L := bits.Len(uint(alpha - 1))
 	short := 1<<L - alpha
 	lens := make([]int, alpha)
@@ -165,10 +187,49 @@ func craftBlockBits(w *craftWriter, b craftBlock) uint32 {
 			lens[s] = L - 1
 		}
 	}
-	codes := make([]uint64, alpha)
+	f.nGroups = 6
+	for range f.nGroups {
+		f.lens = append(f.lens, lens)
+	}
+	for range (len(f.syms) + 49) / 50 {
+		f.sels = append(f.sels, 0)
+	}
+	f.nSels = len(f.sels)
+	return f
+}
+
+// runDigits spells a run length in RUNA (0) and RUNB (1) digits.
+func runDigits(run int) []int {
+	var d []int
+	for rc := run + 1; rc != 1; rc >>= 1 {
+		d = append(d, rc&1)
+	}
+	return d
+}
+
+// addExtra adds selectors that spell the bits of extra (see craftBlock).
+func (f *blockFields) addExtra(extra string) {
+	ones := 0
+	for _, c := range extra {
+		if c == '1' {
+			ones++
+			continue
+		}
+		if ones >= f.nGroups {
+			panic("craft: run of 1s too long for the tables")
+		}
+		f.sels = append(f.sels, ones)
+		ones = 0
+	}
+	f.nSels = len(f.sels)
+}
+
+// canonical returns the canonical prefix codes of lens.
+func canonical(lens []int) []uint64 {
+	codes := make([]uint64, len(lens))
 	code := uint64(0)
-	for l := 1; l <= L; l++ {
-		for s := range alpha {
+	for l := 1; l <= 20; l++ {
+		for s := range lens {
 			if lens[s] == l {
 				codes[s] = code
 				code++
@@ -176,32 +237,24 @@ func craftBlockBits(w *craftWriter, b craftBlock) uint32 {
 		}
 		code <<= 1
 	}
+	return codes
+}
 
-	const nTrees = 6
-	var sels []int
-	for range (len(syms) + 49) / 50 {
-		sels = append(sels, 0)
+func (w *craftWriter) bitString(s string) {
+	for _, c := range s {
+		w.write(uint64(c-'0'), 1)
 	}
-	ones := 0
-	for _, c := range b.extra {
-		if c == '1' {
-			ones++
-			continue
-		}
-		if ones >= nTrees {
-			panic("craft: run of 1s too long for the trees")
-		}
-		sels = append(sels, ones)
-		ones = 0
-	}
+}
 
+// write writes the block, from its magic.
+func (f *blockFields) write(w *craftWriter) {
 	w.write(blockMagic, 48)
-	w.write(uint64(crc), 32)
-	w.write(0, 1) // not randomized
-	w.write(uint64(origPtr), 24)
+	w.write(uint64(f.crc), 32)
+	w.write(b2u(f.randomised), 1)
+	w.write(uint64(f.origPtr), 24)
 	var groupUsed [16]bool
 	for c := range 256 {
-		groupUsed[c/16] = groupUsed[c/16] || inUse[c]
+		groupUsed[c/16] = groupUsed[c/16] || f.inUse[c]
 	}
 	for g := range 16 {
 		w.write(b2u(groupUsed[g]), 1)
@@ -209,20 +262,27 @@ func craftBlockBits(w *craftWriter, b craftBlock) uint32 {
 	for g := range 16 {
 		if groupUsed[g] {
 			for c := g * 16; c < g*16+16; c++ {
-				w.write(b2u(inUse[c]), 1)
+				w.write(b2u(f.inUse[c]), 1)
 			}
 		}
 	}
-	w.write(nTrees, 3)
-	w.write(uint64(len(sels)), 15)
-	for _, s := range sels {
+	w.write(uint64(f.nGroups), 3)
+	w.write(uint64(f.nSels), 15)
+	for _, s := range f.sels {
 		for range s {
 			w.write(1, 1)
 		}
 		w.write(0, 1)
 	}
-	for range nTrees {
+	for t, lens := range f.lens {
+		if t < len(f.lenBits) && f.lenBits[t] != "" {
+			w.bitString(f.lenBits[t])
+			continue
+		}
 		cur := lens[0]
+		if t < len(f.firstLen) && f.firstLen[t] != 0 {
+			cur = f.firstLen[t]
+		}
 		w.write(uint64(cur), 5)
 		for _, l := range lens {
 			for cur < l {
@@ -236,10 +296,15 @@ func craftBlockBits(w *craftWriter, b craftBlock) uint32 {
 			w.write(0, 1)
 		}
 	}
-	for _, s := range syms {
-		w.write(codes[s], uint(lens[s]))
+	if f.symBits != "" {
+		w.bitString(f.symBits)
+	} else {
+		codes := canonical(f.lens[0])
+		for _, s := range f.syms {
+			w.write(codes[s], uint(f.lens[0][s]))
+		}
 	}
-	return crc
+	w.bitString(f.tail)
 }
 
 // magicBits returns the 48 bits of m as '0'/'1' characters.

@@ -31,9 +31,9 @@ func (z *Reader) decode(s *segment) ([]byte, error) {
 	if s.eos {
 		return nil, nil
 	}
-	clear(s.buf[len(s.buf)-16:]) // read as zeros if decoding overruns
+	clear(s.buf[len(s.buf)-blockPad:]) // read as zeros if decoding overruns
 	d := z.getDecoder()
-	start := 32 + s.off&7
+	start := s.off & 7
 	out, derr, ok := z.inflate(d, s.buf, start, start+s.nbits, s.level, func(n int64) bool {
 		if !z.gate.acquire(s.seq, n, false) {
 			return false
@@ -148,12 +148,12 @@ func (z *Reader) merge() {
 		z.failPending()
 		return
 	}
-	w := bitAppender{buf: make([]byte, 0, (nbits+7)/8+16)}
+	w := bitAppender{buf: make([]byte, 0, (nbits+7)/8+blockPad)}
 	for _, s := range z.pending {
-		w.copy(s.buf, 32+s.off&7, s.nbits)
+		w.copy(s.buf, s.off&7, s.nbits)
 	}
 	buf := w.bytes()
-	buf = append(buf, make([]byte, 16)...)
+	buf = append(buf, make([]byte, blockPad)...)
 	if z.mergeDec == nil {
 		z.mergeDec = newBlockDecoder()
 	}

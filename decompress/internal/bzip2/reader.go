@@ -1,13 +1,26 @@
-// Package bzip2 decodes bzip2 files on several cores: the blocks of every
-// stream are found by their bit-aligned magics, re-wrapped one by one as
-// standalone streams and decoded in parallel by dsnet/compress/bzip2, the
-// way lbzip2 does. It reads files written by bzip2, lbzip2 (one stream of
-// many blocks) and pbzip2 (one stream per block), and concatenations.
+// Package bzip2 decodes bzip2 files on several cores, the way lbzip2
+// does: the blocks of every stream are found by their bit-aligned magics
+// (split.go) and decoded in parallel, and their outputs are served in
+// order. It reads files written by bzip2, lbzip2 (one stream of many
+// blocks) and pbzip2 (one stream per block), and concatenations.
 //
-// Integrity is that of bzip2 itself: each block's CRC is checked by the
-// decoder, and each stream's combined CRC over its blocks at the stream's
-// end. A cut-off input is an error wrapping io.ErrUnexpectedEOF; data after
-// the last stream is ErrTrailingData.
+// The block decoder is our own, written from the format (block.go: the
+// header, Huffman tables, move-to-front and runs; bwt.go: the inverse
+// Burrows-Wheeler transform; crc.go), for speed. dsnet/compress/bzip2,
+// which decoded the blocks before, spent 70% of its time in the inverse
+// BWT, whose plain walk takes a cache miss per byte; ours walks 12 chains
+// at once, and decodes the symbols in loops without calls. On a 512 MiB
+// ext4 image compressed by pbzip2 -9 it uses 10.7 CPU seconds where the
+// dsnet-based decoder used 24.4 and pbzip2 -dc 20 (2-core AMD EPYC VM).
+// dsnet is now only the reference the tests compare with. Blocks with the
+// randomised bit (written by bzip2 0.9.0, in 1998) are an error, as they
+// were with dsnet.
+//
+// Integrity is that of bzip2 itself: each block's CRC is checked, and each
+// stream's combined CRC over its blocks at the stream's end. A malformed
+// block is an error that names it (a recover guards against decoder bugs
+// only). A cut-off input is an error wrapping io.ErrUnexpectedEOF; data
+// after the last stream is ErrTrailingData.
 package bzip2
 
 import (
@@ -43,7 +56,7 @@ type segment struct {
 	end   int64  // byte offset reported by InputOffset once served
 	eos   bool   // end-of-stream marker
 
-	buf   []byte // the block's bytes (4 spare bytes in front), re-wrapped in place
+	buf   []byte // the block's bytes from the one its magic starts in, then blockPad spare bytes
 	cost  int64  // bytes acquired from the gate
 	err   error  // decoding failed (the consumer decides whether to merge)
 	extra int64  // gate bytes acquired while decoding (output growth)

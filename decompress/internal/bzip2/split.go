@@ -261,8 +261,8 @@ func (sp *splitter) plausibleEnd(p int64) bool {
 func (sp *splitter) emitBlock(end int64) {
 	start := sp.blockStart
 	raw := sp.buf[start>>3-sp.base : (end+7)>>3-sp.base]
-	buf := getBuf(sp.pool, 4+len(raw)+16)
-	copy(buf[4:], raw)
+	buf := getBuf(sp.pool, len(raw)+blockPad)
+	copy(buf, raw)
 	sp.queue = append(sp.queue, &segment{
 		off:   start,
 		nbits: end - start,
