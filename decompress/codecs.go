@@ -109,8 +109,8 @@ func noEOF(err error) error {
 	return err
 }
 
-// bzip2: our block-parallel decoder (internal/bzip2) over dsnet's block
-// decoder, on GOMAXPROCS goroutines. It reads br from its own goroutine,
+// bzip2: our block-parallel decoder and block decoder (internal/bzip2), on
+// GOMAXPROCS goroutines. It reads br from its own goroutine,
 // so the offset is its own.
 func newBzip2(br *bufio.Reader) (codecReader, error) {
 	z := pbzip2.NewReader(br, runtime.GOMAXPROCS(0))
