@@ -89,6 +89,8 @@ type blockHeader struct {
 	compressed   uint64 // 0: absent (present values are > 0)
 	uncompressed uint64
 	hasUncomp    bool
+	lzma2Only    bool // the filter chain is LZMA2 alone, header padding zero
+	dictProps    byte // LZMA2's dictionary size byte (<= 40), if lzma2Only
 }
 
 var (
@@ -117,14 +119,19 @@ func parseBlockHeader(h []byte) (blockHeader, error) {
 		bh.compressed, p = v, p+k
 	}
 	if flags&0x80 != 0 {
-		v, _, err := getVLI(h[p:n])
+		v, k, err := getVLI(h[p:n])
 		if err != nil {
 			return bh, errHeaderSize
 		}
-		bh.uncompressed, bh.hasUncomp = v, true
+		bh.uncompressed, bh.hasUncomp, p = v, true, p+k
 	}
-	// The filter flags are checked by the decoder, which gets the header
-	// as it is.
+	// The filter flags are recognized here for the one chain our decoder
+	// takes: LZMA2 (ID 0x21, one byte of properties, the dictionary
+	// size) alone. Anything else is checked by therootcompany/xz, which
+	// gets the header as it is.
+	if f := h[p:n]; flags&3 == 0 && len(f) >= 3 && f[0] == 0x21 && f[1] == 1 && f[2] <= 40 && allZero(f[3:]) {
+		bh.lzma2Only, bh.dictProps = true, f[2]
+	}
 	return bh, nil
 }
 

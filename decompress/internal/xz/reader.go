@@ -6,34 +6,48 @@
 // becomes one of two things:
 //
 //   - A parallel job, if the block is small enough (compressed plus
-//     uncompressed size at most maxJob). Its bytes are read whole and
-//     wrapped as a standalone one-block stream: a stream header with the
-//     same check type, the block as it is, a one-record index and a footer.
-//     A worker decodes that with therootcompany/xz, which verifies the
-//     block header, the sizes and the check. The block's extent comes from
-//     the sizes in its header (xz -T, the default since xz 5.6, writes
-//     them), or, when the header has none (xz -T1 --block-size), from
-//     walking the LZMA2 chunk headers: the last filter of every block is
-//     LZMA2, whose chunks carry their compressed and uncompressed sizes,
-//     so a sizeless block is delimited without decoding it.
+//     uncompressed size at most maxJob). Its bytes are read whole, and a
+//     worker decodes them into the block's output buffer. The block's
+//     extent comes from the sizes in its header (xz -T, the default since
+//     xz 5.6, writes them), or, when the header has none (xz -T1
+//     --block-size), from walking the LZMA2 chunk headers: the last filter
+//     of every block is LZMA2, whose chunks carry their compressed and
+//     uncompressed sizes, so a sizeless block is delimited without
+//     decoding it.
 //
 //   - A sequential block, if it is larger (one-block files from
 //     single-threaded xz, the 192 MiB blocks of xz -9 -T). The split
-//     goroutine decodes it itself, streaming: the decoder reads a
-//     synthetic stream (header, the block's bytes delimited by the chunk
-//     walk, index, footer) drawn from the input as it goes, so the input
-//     is left exactly at the block's end; the output goes out in pieces
-//     of piece bytes, as jobs whose Run only verifies the check (hashing
-//     the pieces in order, off the decoding goroutine). Jobs submitted
-//     before run on the workers meanwhile; the split parses nothing
-//     further until the block ends.
+//     goroutine decodes it itself, streaming, reading the input as it goes,
+//     so the input is left exactly at the block's end; the output goes out
+//     in pieces of piece bytes, as jobs whose Run only verifies the check
+//     (hashing the pieces in order, off the decoding goroutine). Jobs
+//     submitted before run on the workers meanwhile; the split parses
+//     nothing further until the block ends.
+//
+// Two decoders. Blocks whose filter chain is LZMA2 alone (what xz writes
+// unless told otherwise) are decoded by this package's LZMA/LZMA2 decoder
+// (lzma.go, lzma2.go): a parallel job decodes straight into the block's
+// output, which is the dictionary; a sequential block into a window of
+// the dictionary size plus one chunk, copied out into the pieces. Blocks
+// with other filters (BCJ, delta) go to therootcompany/xz (a port of XZ
+// Embedded), given a synthetic one-block stream: the block header as it
+// is, the block's bytes, an index and a footer. Our decoder accepts
+// exactly what XZ Embedded accepts (FuzzLZMA2 compares them), and is
+// faster: it keeps the range decoder in local variables, decodes bit
+// trees without branches, loading the next probabilities ahead, copies
+// matches word-wise (therootcompany copies byte by byte) and clears runs
+// of zeros at memory speed. FIGURES. CRC-64, the default check, is
+// computed with hash/crc64 except over 4 KiB blocks of zeros, applied in
+// one step (crc64.go): on a disk image it would otherwise take about as
+// long as decoding them.
 //
 // The index is checked against the blocks seen (count and sizes, by a
 // SHA-256 over the records, and its CRC32), the footer against the
 // header and the index size. Stream padding and further streams follow;
 // anything else is ErrTrailingData. Memory: the jobs in flight hold at
-// most budget bytes (compressed + uncompressed) besides each decoder's
-// LZMA2 dictionary.
+// most budget bytes (compressed + uncompressed) besides, for a sequential
+// block, one window (dictionary + 2 MiB; therootcompany/xz has one
+// dictionary per worker for the blocks it decodes).
 package xz
 
 import (
@@ -42,7 +56,6 @@ import (
 	"encoding/binary"
 	"hash"
 	"hash/crc32"
-	"hash/crc64"
 	"io"
 
 	"github.com/bmap-tools/bmap/decompress/internal/ordered"
@@ -69,11 +82,11 @@ type Reader struct {
 	cfg     config
 	maxDict uint32
 
-	decs         chan *blockDecoder // idle decoders
+	decs         chan *blockDecoder // idle decoders (therootcompany/xz)
+	lzDecs       chan *lzma2Dec     // idle decoders (ours)
 	outs         *bufPool           // idle block outputs
 	pieces       *fixedPool         // idle pieces of sequential blocks
 	chunks       *fixedPool         // idle chunks of compressed blocks
-	crc64Table   *crc64.Table
 	headerBuf    [1024]byte
 	state        int
 	first        bool
@@ -83,9 +96,13 @@ type Reader struct {
 	records      hash.Hash // SHA-256 of the blocks' (unpadded, uncompressed) sizes
 	seq          *seqBlock
 	seqDec       *xzdec.Reader
+	seqLZ        *lzma2Dec // our decoder of sequential blocks
+	seqWin       []byte    // its window
 	hashPrev     chan struct{}
 	closedSignal chan struct{}
-	nPar, nSeq   int // blocks decoded in parallel, sequentially (for tests)
+	nPar, nSeq   int  // blocks decoded in parallel, sequentially (for tests)
+	nOurs        int  // blocks decoded by our LZMA2 decoder (for tests)
+	noLZMA2      bool // leave every block to therootcompany/xz (for tests)
 }
 
 const (
@@ -110,16 +127,16 @@ func NewReader(r io.Reader, workers int, maxDict uint32) *Reader {
 func newReader(r io.Reader, workers int, maxDict uint32, cfg config) *Reader {
 	workers = max(workers, 1)
 	x := &Reader{
-		in:         newInput(r, cfg.inBuf),
-		cfg:        cfg,
-		maxDict:    maxDict,
-		decs:       make(chan *blockDecoder, workers),
-		outs:       &bufPool{limit: cfg.budget},
-		pieces:     newFixedPool(cfg.piece, cfg.budget),
-		chunks:     newFixedPool(cfg.chunk, cfg.budget),
-		crc64Table: crc64.MakeTable(crc64.ECMA),
-		first:      true,
-		records:    sha256.New(),
+		in:      newInput(r, cfg.inBuf),
+		cfg:     cfg,
+		maxDict: maxDict,
+		decs:    make(chan *blockDecoder, workers),
+		lzDecs:  make(chan *lzma2Dec, workers),
+		outs:    &bufPool{limit: cfg.budget},
+		pieces:  newFixedPool(cfg.piece, cfg.budget),
+		chunks:  newFixedPool(cfg.chunk, cfg.budget),
+		first:   true,
+		records: sha256.New(),
 	}
 	x.closedSignal = make(chan struct{})
 	close(x.closedSignal)
@@ -249,7 +266,7 @@ func (x *Reader) block() (job ordered.Job, ok bool, err error) {
 	}
 	unpadded := uint64(len(h)) + bh.compressed + cs
 	x.record(unpadded, bh.uncompressed)
-	return x.blockJob(off, h, src, unpadded, bh.uncompressed), true, nil
+	return x.blockJob(off, h, bh, src, unpadded, bh.uncompressed), true, nil
 }
 
 // scanBlock reads a block without both sizes in its header by walking its
@@ -306,7 +323,7 @@ func (x *Reader) scanBlock(off int64, h []byte, bh blockHeader) (job ordered.Job
 	}
 	unpadded := uint64(len(h)) + comp + uint64(cs)
 	x.record(unpadded, uncomp)
-	return x.blockJob(off, h, src, unpadded, uncomp), true, nil
+	return x.blockJob(off, h, bh, src, unpadded, uncomp), true, nil
 }
 
 // checkBounds fails when the LZMA2 data exceeds the sizes in the header.
@@ -325,7 +342,10 @@ func checkBounds(off int64, bh blockHeader, comp, uncomp uint64) error {
 
 // blockJob decodes the block with header h and the rest in src as a
 // one-block stream.
-func (x *Reader) blockJob(off int64, h []byte, src chunks, unpadded, uncomp uint64) ordered.Job {
+func (x *Reader) blockJob(off int64, h []byte, bh blockHeader, src chunks, unpadded, uncomp uint64) ordered.Job {
+	if x.lzma2Block(bh) {
+		return x.lzma2Job(off, bh, src, uncomp)
+	}
 	x.nPar++
 	head := make([]byte, streamHdrSz, streamHdrSz+len(h))
 	putStreamHeader(head, x.check)

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"hash"
 	"hash/crc32"
-	"hash/crc64"
 	"io"
 
 	"github.com/bmap-tools/bmap/decompress/internal/ordered"
@@ -38,12 +37,34 @@ type seqBlock struct {
 
 	hash     hash.Hash // nil for check type none
 	checkVal []byte
+
+	// Our decoder (LZMA2-only blocks); nil: therootcompany/xz reading
+	// the synthetic stream.
+	dec  *lzma2Dec
+	src  seqSource
+	emit int  // output of dec not yet copied into pieces: dec.buf[emit:dec.pos]
+	over bool // the LZMA2 data, padding and check are read
+}
+
+func (s *seqBlock) newHash() {
+	switch s.check {
+	case checkCRC32:
+		s.hash = crc32.NewIEEE()
+	case checkCRC64:
+		s.hash = new(crc64Hash)
+	case checkSHA256:
+		s.hash = sha256.New()
+	}
 }
 
 // startSeq starts decoding a block sequentially. prefix, if not nil, is
 // its data read so far (comp bytes, uncomp as the chunk headers say),
 // ending left bytes short of the current LZMA2 chunk's end.
 func (x *Reader) startSeq(off int64, h []byte, bh blockHeader, prefix *chunks, comp, uncomp uint64, left int64) error {
+	if x.lzma2Block(bh) {
+		x.startSeqLZMA2(off, h, bh, prefix)
+		return nil
+	}
 	s := &seqBlock{x: x, off: off, bh: bh, hsz: len(h), check: x.check, comp: comp, uncomp: uncomp, left: left}
 	head := make([]byte, streamHdrSz, streamHdrSz+len(h))
 	putStreamHeader(head, checkNone)
@@ -52,14 +73,7 @@ func (x *Reader) startSeq(off int64, h []byte, bh blockHeader, prefix *chunks, c
 		s.queue = append(s.queue, prefix.bufs...)
 		s.prefix = prefix
 	}
-	switch x.check {
-	case checkCRC32:
-		s.hash = crc32.NewIEEE()
-	case checkCRC64:
-		s.hash = crc64.New(x.crc64Table)
-	case checkSHA256:
-		s.hash = sha256.New()
-	}
+	s.newHash()
 	if x.seqDec == nil {
 		x.seqDec, _ = xzdec.NewReader(nil, x.maxDict)
 	}
@@ -79,6 +93,9 @@ func (x *Reader) startSeq(off int64, h []byte, bh blockHeader, prefix *chunks, c
 // seqNext decodes the next piece of the sequential block.
 func (x *Reader) seqNext() (ordered.Job, error) {
 	s := x.seq
+	if s.dec != nil {
+		return x.seqNextLZMA2(s)
+	}
 	buf := x.pieces.get()
 	n := 0
 	var err error
