@@ -135,9 +135,10 @@ func (b bzip2Reader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// xz: our block-parallel decoder (internal/xz) over therootcompany/xz
-// (1.7x ulikunitz/xz), on GOMAXPROCS goroutines. Multi-stream with padding;
-// fails on anything else after the last stream.
+// xz: our block-parallel decoder (internal/xz) with our own LZMA2 decoder
+// for LZMA2-only blocks (therootcompany/xz for other filter chains), on
+// GOMAXPROCS goroutines. Multi-stream with padding; fails on anything else
+// after the last stream.
 func newXZ(br *bufio.Reader) (codecReader, error) {
 	z := pxz.NewReader(br, runtime.GOMAXPROCS(0), uint32(min(maxWindow, math.MaxUint32)))
 	return codecReader{r: xzReader{z}, close: func() { z.Close() }, offset: z.InputOffset}, nil

@@ -18,11 +18,12 @@ import (
 // What makes it fast in Go (measured, on chunks of an ext4 image):
 //   - the range decoder lives in local variables, and so few others that
 //     the compiler keeps them in registers (see decodeChunk);
-//   - bits whose value is data (bit trees: literals after a match,
-//     lengths, distances) are decoded without branches, on masks;
-//     plain literals with branches, which predict well there;
-//   - after a match, a literal's probabilities for both possible next
-//     bits are loaded before the bit is known;
+//   - bits whose value is data (bit trees: literals, lengths, distances)
+//     are decoded without branches, on masks (with branches, literals
+//     decode faster in text-like data but much slower in data already
+//     compressed, common in disk images);
+//   - in literals, the probabilities for both possible next bits are
+//     loaded before the bit is known;
 //   - matches are copied 8 or 16 bytes at a time (or by copy, or cleared
 //     for runs of zeros), never byte by byte.
 
@@ -177,24 +178,39 @@ func bitTree(rng, code uint32, p *uint16, sym uint32) (uint32, uint32, uint32) {
 	return r1, code, sym<<1 | (mask + 1)
 }
 
-// literal decodes a literal's 8 bits (a bit tree) after a literal: with
-// branches, faster than without there.
+// literal decodes a literal's 8 bits (a bit tree). The probabilities
+// of both children of a node are loaded while its bit is decoded, so that
+// the load is not in the chain from one bit to the next.
 func literal(rng, code uint32, ip int, in *[inBufSize]byte, lp *[0x400]uint16) (uint32, uint32, int, uint32) {
 	sym := uint32(1)
+	v := uint32(lp[1])
 	for sym < 0x100 {
+		i := sym << 1
+		v0, v1 := uint32(lp[i&0x3ff]), uint32(lp[(i|1)&0x3ff])
 		rng, code, ip = norm(rng, code, ip, in)
-		v := uint32(lp[sym])
 		bound := (rng >> probBits) * v
-		if code < bound {
-			rng = bound
-			lp[sym] = uint16(v + (1<<probBits-v)>>moveBits)
-			sym <<= 1
-		} else {
-			rng -= bound
-			code -= bound
-			lp[sym] = uint16(v - v>>moveBits)
-			sym = sym<<1 | 1
+		// Conditional moves (checked in the generated code).
+		r1, c1, t := rng-bound, code-bound, uint32(31)
+		var bit uint32
+		if code >= bound {
+			bit = 1
 		}
+		if code < bound {
+			r1 = bound
+		}
+		if code < bound {
+			c1 = code
+		}
+		if code < bound {
+			t = 1 << probBits
+		}
+		if code < bound {
+			v1 = v0
+		}
+		lp[sym] = uint16(int32(v) + (int32(t)-int32(v))>>moveBits)
+		rng, code = r1, c1
+		sym = i | bit
+		v = v1
 	}
 	return rng, code, ip, sym
 }

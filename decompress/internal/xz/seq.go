@@ -12,13 +12,15 @@ import (
 	xzdec "github.com/therootcompany/xz"
 )
 
-// A seqBlock is a block decoded sequentially by the split goroutine. It
-// is the io.Reader the decoder reads: a one-block stream made of a stream
-// header (check type none), the block header, the block's LZMA2 data
-// drawn from the input chunk by chunk, its padding, and a one-record
-// index and footer once the end of the data is known. The check field is
-// kept out of it and verified by the piece jobs, so that hashing runs on
-// a worker, not on the goroutine that decodes.
+// A seqBlock is a block decoded sequentially by the split goroutine,
+// by our decoder (dec, reading src: lzma2.go) or, for filters other than
+// LZMA2 alone, by therootcompany/xz. For the latter it is the io.Reader
+// the decoder reads: a one-block stream made of a stream header (check
+// type none), the block header, the block's LZMA2 data drawn from the
+// input chunk by chunk, its padding, and a one-record index and footer
+// once the end of the data is known. Either way the check field is
+// verified by the piece jobs, so that hashing runs on a worker, not on
+// the goroutine that decodes.
 type seqBlock struct {
 	x      *Reader
 	off    int64
