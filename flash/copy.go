@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,14 +104,44 @@ func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt 
 	for range opt.Buffers {
 		free <- alignedBuffer(opt.BufferSize)
 	}
-	read := make(chan chunk, opt.Buffers)
+	// One lane (read in order, hash, write) for a stream; several for a
+	// random-access source, where ranges are read side by side and hashed
+	// on as many goroutines (hashing is the bottleneck of a raw copy).
+	ra, _ := src.(io.ReaderAt)
+	_, seekable := src.(io.Seeker)
+	lanes := 1
+	if ra != nil && seekable && m != nil && !opt.NoVerify {
+		lanes = max(1, min(runtime.GOMAXPROCS(0), maxLanes, len(m.Ranges)))
+	}
+	c.verified = newSequencer(m, opt)
+	read := make([]chan chunk, lanes)
+	for i := range read {
+		read[i] = make(chan chunk, opt.Buffers)
+	}
 	hashed := make(chan chunk, opt.Buffers)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); defer close(read); c.fail(c.read(free, read)) }()
-	go func() { defer wg.Done(); defer close(hashed); c.fail(c.hash(read, hashed, free)) }()
+	var wg, hashers sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() {
+			for _, ch := range read {
+				close(ch)
+			}
+		}()
+		if lanes > 1 {
+			c.fail(c.readAt(ra, free, read))
+		} else {
+			c.fail(c.read(free, read[0]))
+		}
+	}()
+	for _, in := range read {
+		hashers.Add(1)
+		go func() { defer hashers.Done(); c.fail(c.hash(in, hashed, free)) }()
+	}
+	go func() { hashers.Wait(); close(hashed) }()
 	c.fail(c.write(hashed, free))
 	wg.Wait()
+	hashers.Wait()
 
 	if err := context.Cause(c.ctx); err != nil {
 		if _, ok := errors.AsType[*bmap.ChecksumError](err); ok {
@@ -131,7 +162,45 @@ type copier struct {
 	dst    io.WriterAt
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	stats  Stats // each field is written by one stage only
+	stats  Stats // each field is written by one stage only; HashTime and VerifiedRanges under mu
+
+	mu       sync.Mutex
+	verified *sequencer // under mu
+}
+
+// maxLanes bounds how many ranges are read and hashed side by side.
+const maxLanes = 4
+
+// A sequencer reports verified ranges to Options.Verified in map order,
+// even when lanes verify them out of order.
+type sequencer struct {
+	ranges []bmap.Range
+	done   []bool
+	next   int
+	report func(bmap.Range)
+}
+
+func newSequencer(m *bmap.Map, opt Options) *sequencer {
+	if m == nil || opt.Verified == nil {
+		return nil
+	}
+	return &sequencer{ranges: m.Ranges, done: make([]bool, len(m.Ranges)), report: opt.Verified}
+}
+
+// verify marks range i verified and reports, in order, the verified ranges
+// that no unverified range precedes. Ranges without a checksum are never
+// reported and hold no others back.
+func (s *sequencer) verify(i int) {
+	if s == nil {
+		return
+	}
+	s.done[i] = true
+	for s.next < len(s.ranges) && (s.done[s.next] || len(s.ranges[s.next].Checksum) == 0) {
+		if s.done[s.next] {
+			s.report(s.ranges[s.next])
+		}
+		s.next++
+	}
 }
 
 // fail records the first error and stops every stage.
@@ -296,6 +365,80 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 	return nil
 }
 
+// readAt is the first stage for a random-access source with several lanes:
+// lane l reads the ranges given to it, one after the other, and the lanes
+// take turns, a buffer each, so that every lane's hasher has work. A lane
+// that finishes a range takes the next one of the map. The source must hold
+// exactly ImageSize bytes, which is checked first.
+func (c *copier) readAt(ra io.ReaderAt, free chan []byte, outs []chan chunk) error {
+	m := c.m
+	size, err := c.src.(io.Seeker).Seek(0, io.SeekEnd)
+	switch {
+	case err != nil:
+		return fmt.Errorf("finding the image's size: %w", err)
+	case size < m.ImageSize:
+		return &ShortImageError{Got: size, Want: m.ImageSize}
+	case size > m.ImageSize:
+		return &LongImageError{Want: m.ImageSize}
+	}
+	type lane struct {
+		rng      int
+		off, end int64
+		busy     bool
+	}
+	lanes := make([]lane, len(outs))
+	next := 0 // the next range to give out
+	var reached int64
+	for {
+		active := false
+		for l := range lanes {
+			ln := &lanes[l]
+			if !ln.busy {
+				if next == len(m.Ranges) {
+					continue
+				}
+				r := m.Ranges[next]
+				*ln = lane{rng: next, off: m.Offset(r), end: m.Offset(r) + m.Length(r), busy: true}
+				next++
+			}
+			active = true
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-c.ctx.Done():
+				return context.Cause(c.ctx)
+			}
+			n := min(int64(len(buf)), ln.end-ln.off)
+			t := time.Now()
+			k, err := ra.ReadAt(buf[:n], ln.off)
+			c.stats.ReadTime += time.Since(t)
+			if int64(k) < n {
+				free <- buf
+				if err == nil || err == io.EOF {
+					return &ShortImageError{Got: ln.off + int64(k), Want: m.ImageSize}
+				}
+				return fmt.Errorf("reading the image at byte %d: %w", ln.off+int64(k), err)
+			}
+			if err := c.send(outs[l], chunk{buf: buf[:n], pool: buf, off: ln.off, rng: ln.rng, last: ln.off+n == ln.end}); err != nil {
+				return err
+			}
+			ln.off += n
+			ln.busy = ln.off < ln.end
+			if ln.off > reached {
+				reached = ln.off
+				c.opt.Progress.ImageBytes.Store(reached)
+			}
+		}
+		if !active {
+			break
+		}
+	}
+
+	c.stats.ImageBytes = m.ImageSize
+	c.opt.Progress.ImageBytes.Store(m.ImageSize)
+	return nil
+}
+
 func (c *copier) readError(err error, pos int64) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return &ShortImageError{Got: pos, Want: c.m.ImageSize}
@@ -303,12 +446,20 @@ func (c *copier) readError(err error, pos int64) error {
 	return fmt.Errorf("reading the image at byte %d: %w", pos, err)
 }
 
-// hash is the second stage: it checks every range's checksum.
+// hash is the second stage: it checks the checksums of the ranges that
+// come through in, one range after the other. Several hash goroutines may
+// run, one per lane, each with its own ranges.
 func (c *copier) hash(in <-chan chunk, out chan<- chunk, free chan<- []byte) error {
 	var h hash.Hash
 	if c.m != nil && !c.opt.NoVerify {
 		h = c.m.NewHash()
 	}
+	var busy time.Duration
+	defer func() {
+		c.mu.Lock()
+		c.stats.HashTime = max(c.stats.HashTime, busy) // lanes overlap: the longest
+		c.mu.Unlock()
+	}()
 	for ck := range in {
 		if h != nil && len(c.m.Ranges[ck.rng].Checksum) > 0 {
 			t := time.Now()
@@ -319,16 +470,16 @@ func (c *copier) hash(in <-chan chunk, out chan<- chunk, free chan<- []byte) err
 				h.Reset()
 				if string(got) != string(r.Checksum) {
 					free <- ck.pool
-					c.stats.HashTime += time.Since(t)
+					busy += time.Since(t)
 					return &bmap.ChecksumError{Range: r, Offset: c.m.Offset(r), Length: c.m.Length(r), Type: c.m.ChecksumType, Got: got}
 				}
-				c.stats.VerifiedRanges++
 				c.opt.Progress.VerifiedRanges.Add(1)
-				if c.opt.Verified != nil {
-					c.opt.Verified(r)
-				}
+				c.mu.Lock()
+				c.stats.VerifiedRanges++
+				c.verified.verify(ck.rng)
+				c.mu.Unlock()
 			}
-			c.stats.HashTime += time.Since(t)
+			busy += time.Since(t)
 		}
 		if err := c.send(out, ck); err != nil {
 			free <- ck.pool

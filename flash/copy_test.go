@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -263,5 +264,60 @@ func fuzzOne(t *testing.T, seed uint64, size, bs uint16, bufPages, nbuf uint8, s
 	}
 	if st.WrittenBlocks != m.MappedBlocksCount {
 		t.Fatalf("wrote %d blocks, want %d", st.WrittenBlocks, m.MappedBlocksCount)
+	}
+}
+
+// TestCopyLanes copies a random-access source whose ranges are read and
+// hashed side by side: the result, the stats and the order in which ranges
+// are reported verified must be those of a sequential copy.
+func TestCopyLanes(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(maxLanes))
+	rng := rand.New(rand.NewPCG(7, 8))
+	img := randomImage(rng, 300*4096+123)
+	var ranges [][2]int64
+	for first := int64(0); first < 290; {
+		last := first + int64(rng.IntN(40))
+		ranges = append(ranges, [2]int64{first, last})
+		first = last + 2 + int64(rng.IntN(5))
+	}
+	m := makeMap(img, 4096, ranges)
+	m.Ranges[3].Checksum = nil // a range without a checksum is copied, not reported
+	want := reference(img, m)
+	for _, bufSize := range []int{4096, 3 * 4096, 1 << 20} {
+		d := newMemDest(int64(len(img)))
+		var got []bmap.Range
+		var p Progress
+		st, err := Copy(context.Background(), d, bytes.NewReader(img), m, Options{BufferSize: bufSize, Buffers: 3, Progress: &p,
+			Verified: func(r bmap.Range) { got = append(got, r) }})
+		if err != nil {
+			t.Fatalf("buffer %d: Copy: %v", bufSize, err)
+		}
+		if !bytes.Equal(d.data, want.data) || !equalBools(d.written, want.written) {
+			t.Fatalf("buffer %d: destination differs from the reference copy", bufSize)
+		}
+		if len(got) != len(m.Ranges)-1 || st.VerifiedRanges != len(m.Ranges)-1 || p.VerifiedRanges.Load() != int64(len(m.Ranges)-1) {
+			t.Fatalf("buffer %d: %d ranges reported, stats say %d, want %d", bufSize, len(got), st.VerifiedRanges, len(m.Ranges)-1)
+		}
+		for i, j := 0, 0; i < len(m.Ranges); i++ {
+			if i == 3 {
+				continue
+			}
+			if got[j].First != m.Ranges[i].First {
+				t.Fatalf("buffer %d: report %d is blocks %d-%d, want range %d (blocks %d-%d): out of order", bufSize, j, got[j].First, got[j].Last, i, m.Ranges[i].First, m.Ranges[i].Last)
+			}
+			j++
+		}
+		if st.ImageBytes != int64(len(img)) || p.ImageBytes.Load() != int64(len(img)) || st.WrittenBlocks != m.MappedBlocksCount {
+			t.Errorf("buffer %d: stats %+v, progress image bytes %d", bufSize, st, p.ImageBytes.Load())
+		}
+	}
+
+	// A bad range in any lane stops the copy with its checksum error.
+	bad := bytes.Clone(img)
+	r := m.Ranges[len(m.Ranges)-2]
+	bad[m.Offset(r)+10] ^= 0x80
+	_, err := Copy(context.Background(), newMemDest(int64(len(img))), bytes.NewReader(bad), m, Options{BufferSize: 4096, Buffers: 3})
+	if ce, ok := errors.AsType[*bmap.ChecksumError](err); !ok || ce.Range.First != r.First {
+		t.Errorf("corrupt range %d-%d: err = %v, want its checksum error", r.First, r.Last, err)
 	}
 }
