@@ -11,9 +11,9 @@ import (
 
 	pbzip2 "github.com/bmap-tools/bmap/decompress/internal/bzip2"
 	pxz "github.com/bmap-tools/bmap/decompress/internal/xz"
+	pzstd "github.com/bmap-tools/bmap/decompress/internal/zstd"
 	"github.com/bmap-tools/bmap/decompress/lzop"
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz/lzma"
 )
@@ -141,26 +141,50 @@ func (b bzip2Reader) Read(p []byte) (int, error) {
 // after the last stream.
 func newXZ(br *bufio.Reader) (codecReader, error) {
 	z := pxz.NewReader(br, runtime.GOMAXPROCS(0), uint32(min(maxWindow, math.MaxUint32)))
-	return codecReader{r: xzReader{z}, close: func() { z.Close() }, offset: z.InputOffset}, nil
+	r := &placed{r: z, format: XZ, trailing: pxz.ErrTrailingData, place: func(err error) (where, bool) {
+		e, ok := errors.AsType[*pxz.Error](err)
+		if !ok {
+			return where{}, false
+		}
+		return where{e.Offset, e.What, e.Unwrap()}, true
+	}}
+	return codecReader{r: r, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
-// xzReader turns xz's errors, which carry the offset of the failing
-// structure, into ours.
-type xzReader struct{ z *pxz.Reader }
+// placed turns the errors of our own decoders (internal/xz, internal/zstd,
+// internal/gz), which say where in the compressed input a structure failed,
+// into ours, which name the offset once.
+type placed struct {
+	r        io.Reader
+	format   Format
+	trailing error                     // the codec's trailing-data error
+	place    func(error) (where, bool) // the codec's error, taken apart
+}
 
-func (x xzReader) Read(p []byte) (int, error) {
-	n, err := x.z.Read(p)
-	var e *pxz.Error
+// where is a decoder error taken apart: the offset of the failing structure,
+// what it is, and why it failed.
+type where struct {
+	offset int64
+	what   string
+	why    []error
+}
+
+func (p *placed) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err == nil || err == io.EOF {
+		return n, err
+	}
+	w, ok := p.place(err)
 	switch {
-	case err == nil || err == io.EOF:
-	case errors.Is(err, pxz.ErrTrailingData) && errors.As(err, &e):
-		err = &Error{Format: XZ.String(), Offset: e.Offset, Err: ErrTrailingData}
-	case errors.As(err, &e):
-		msg := e.What
-		for _, why := range e.Unwrap() {
-			msg += ": " + strings.TrimPrefix(why.Error(), "xz: ")
+	case !ok:
+	case errors.Is(err, p.trailing):
+		err = &Error{Format: p.format.String(), Offset: w.offset, Err: ErrTrailingData}
+	default:
+		msg := w.what
+		for _, why := range w.why {
+			msg += ": " + strings.TrimPrefix(why.Error(), p.format.String()+": ")
 		}
-		err = &Error{Format: XZ.String(), Offset: e.Offset, Err: located{msg, e}}
+		err = &Error{Format: p.format.String(), Offset: w.offset, Err: located{msg, err}}
 	}
 	return n, err
 }
@@ -209,17 +233,20 @@ func (l *lzmaReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// zstd: klauspost/compress/zstd without goroutines (faster on 2 cores and
-// leaves a core for hashing). Multiple and skippable frames.
+// zstd: our own decoder (internal/zstd): one goroutine decodes, the
+// reading goroutine checks the content checksum, runs of zeros are never
+// written to its window. Multiple and skippable frames; anything else after
+// the last frame is trailing data.
 func newZstd(br *bufio.Reader) (codecReader, error) {
-	z, err := zstd.NewReader(br,
-		zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxWindow(uint64(maxWindow)),
-		zstd.WithDecoderMaxMemory(uint64(maxWindow)))
-	if err != nil {
-		return codecReader{}, err
-	}
-	return codecReader{r: z, close: z.Close}, nil
+	z := pzstd.NewReader(br, uint64(maxWindow))
+	r := &placed{r: z, format: Zstd, trailing: pzstd.ErrTrailingData, place: func(err error) (where, bool) {
+		e, ok := errors.AsType[*pzstd.Error](err)
+		if !ok {
+			return where{}, false
+		}
+		return where{e.Offset, e.What, e.Unwrap()}, true
+	}}
+	return codecReader{r: r, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
 // lz4: pierrec/lz4/v4 with two goroutines decoding independent blocks. Its

@@ -1,0 +1,622 @@
+package zstd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	kzstd "github.com/klauspost/compress/zstd"
+)
+
+// sparse returns n bytes like a sparse disk image: pieces of real files
+// (from /usr/bin, /usr/share) between long runs of zeros.
+func sparse(tb testing.TB, n int, seed uint64) []byte {
+	tb.Helper()
+	key := fmt.Sprintf("sparse %d %d", n, seed)
+	cacheMu.Lock()
+	defer cacheMu.Unlock()
+	if b, ok := cache[key]; ok {
+		return b
+	}
+	rng := rand.New(rand.NewPCG(seed, 3))
+	files := sampleFiles()
+	b := make([]byte, 0, n)
+	for len(b) < n {
+		switch rng.IntN(4) {
+		case 0:
+			b = append(b, make([]byte, min(n-len(b), 4096*(1+rng.IntN(512))))...)
+		default:
+			if len(files) == 0 {
+				b = append(b, mixed(min(n-len(b), 64<<10), rng.Uint64())...)
+				continue
+			}
+			data, err := os.ReadFile(files[rng.IntN(len(files))])
+			if err != nil {
+				continue
+			}
+			b = append(b, data[:min(len(data), n-len(b), 1<<20)]...)
+		}
+	}
+	cache[key] = b
+	return b
+}
+
+// sampleFiles lists files whose bytes make the sparse samples.
+var sampleFiles = sync.OnceValue(func() []string {
+	var files []string
+	for _, dir := range []string{"/usr/bin", "/usr/share/doc", "/usr/share/perl5", "/usr/lib/x86_64-linux-gnu"} {
+		filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.Type().IsRegular() && len(files) < 4000 {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	return files
+})
+
+// mixed returns n bytes of random, text-like and zero runs.
+func mixed(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	words := strings.Fields("the quick brown fox jumps over a lazy dog while bmap flashes images to block devices")
+	b := make([]byte, 0, n)
+	for len(b) < n {
+		seg := 1<<10 + rng.IntN(64<<10)
+		end := min(n, len(b)+seg)
+		switch rng.IntN(4) {
+		case 0:
+			for len(b) < end {
+				b = append(b, byte(rng.Uint32()))
+			}
+		case 1:
+			for len(b) < end {
+				b = append(b, words[rng.IntN(len(words))]...)
+				b = append(b, ' ')
+			}
+			b = b[:end]
+		case 2:
+			c := byte(rng.Uint32())
+			for len(b) < end {
+				b = append(b, c)
+			}
+		default:
+			b = append(b, make([]byte, end-len(b))...)
+		}
+	}
+	return b
+}
+
+func text(n int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "line %d: the quick brown fox %d jumps over the lazy dog %x\n", i, i*i, i*7919)
+	}
+	return b.Bytes()[:n]
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+var (
+	cacheMu sync.Mutex
+	cache   = map[string][]byte{}
+)
+
+func haveTool(tb testing.TB, name string) {
+	if _, err := exec.LookPath(name); err != nil {
+		tb.Skipf("%s not installed: needed to make test input", name)
+	}
+}
+
+// compress runs the zstd CLI (or another tool) on data.
+func compress(tb testing.TB, key string, data []byte, tool string, args ...string) []byte {
+	tb.Helper()
+	haveTool(tb, tool)
+	k := key + " " + tool + " " + strings.Join(args, " ")
+	cacheMu.Lock()
+	c, ok := cache[k]
+	cacheMu.Unlock()
+	if ok {
+		return c
+	}
+	dir := tb.TempDir()
+	in := filepath.Join(dir, "in")
+	if err := os.WriteFile(in, data, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	args = append(append([]string{"-q", "-c"}, args...), in)
+	cmd := exec.Command(tool, args...)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("%s %v: %v: %s", tool, args, err, stderr.String())
+	}
+	cacheMu.Lock()
+	cache[k] = out.Bytes()
+	cacheMu.Unlock()
+	return out.Bytes()
+}
+
+func decodeAll(r io.Reader, maxWindow uint64) ([]byte, *Reader, error) {
+	z := NewReader(r, maxWindow)
+	defer z.Close()
+	var out bytes.Buffer
+	_, err := io.Copy(&out, z)
+	return out.Bytes(), z, err
+}
+
+func klauspost(b []byte) ([]byte, error) {
+	d, err := kzstd.NewReader(bytes.NewReader(b), kzstd.WithDecoderConcurrency(1),
+		kzstd.WithDecoderMaxWindow(1<<30), kzstd.WithDecoderMaxMemory(1<<31))
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	var out bytes.Buffer
+	_, err = io.Copy(&out, d)
+	return out.Bytes(), err
+}
+
+func checkSame(t *testing.T, name string, comp, want []byte) {
+	t.Helper()
+	got, z, err := decodeAll(bytes.NewReader(comp), 0)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: output differs from the input (%d bytes, want %d) at %d", name, len(got), len(want), firstDiff(got, want))
+	}
+	if z.InputOffset() != int64(len(comp)) {
+		t.Errorf("%s: InputOffset %d, want %d", name, z.InputOffset(), len(comp))
+	}
+	k, err := klauspost(comp)
+	if err != nil {
+		t.Fatalf("%s: klauspost: %v", name, err)
+	}
+	if !bytes.Equal(k, want) {
+		t.Fatalf("%s: klauspost output differs", name)
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func TestSmoke(t *testing.T) {
+	data := text(100000)
+	comp := compress(t, "text", data, "zstd")
+	checkSame(t, "text", comp, data)
+}
+
+// samples are the test inputs, made at test time.
+func samples(t testing.TB) map[string][]byte {
+	return map[string][]byte{
+		"sparse": sparse(t, 6<<20, 7),
+		"text":   text(1 << 20),
+		"random": randomBytes(1<<20, 5),
+		"mixed":  mixed(2<<20, 9),
+		"empty":  {},
+		"small":  []byte("hello, zstd\n"),
+	}
+}
+
+func TestCLI(t *testing.T) {
+	haveTool(t, "zstd")
+	data := samples(t)
+	opts := [][]string{
+		{"-1"}, {"-3"}, {"-9"}, {"-19"}, {"--long=27", "-3"}, {"-T2", "-3"}, {"--no-check"},
+		{"--content-size"}, {"--no-content-size"}, {"--fast=5"}, {"-3", "--single-thread"},
+	}
+	for name, in := range data {
+		for _, o := range opts {
+			if (name == "sparse" || name == "random") && o[0] == "-19" {
+				continue // slow to make; covered by "mixed"
+			}
+			t.Run(name+strings.Join(o, ""), func(t *testing.T) {
+				comp := compress(t, name, in, "zstd", o...)
+				checkSame(t, name, comp, in)
+			})
+		}
+	}
+	// --ultra -22 on a small input (large windows are slow to make).
+	small := mixed(300<<10, 11)
+	checkSame(t, "ultra", compress(t, "small", small, "zstd", "--ultra", "-22"), small)
+	// A stream piped through zstd has no content size and several blocks.
+	cmd := exec.Command("sh", "-c", "zstd -q -3 -c | cat")
+	cmd.Stdin = bytes.NewReader(data["sparse"])
+	comp, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSame(t, "pipe", comp, data["sparse"])
+}
+
+func TestPzstd(t *testing.T) {
+	haveTool(t, "pzstd")
+	data := sparse(t, 12<<20, 3)
+	comp := compress(t, "sparse12", data, "pzstd", "-p", "2")
+	checkSame(t, "pzstd", comp, data)
+}
+
+// skippable returns a skippable frame holding payload.
+func skippable(n byte, payload []byte) []byte {
+	b := []byte{0x50 | n&15, 0x2a, 0x4d, 0x18, 0, 0, 0, 0}
+	b[4], b[5], b[6], b[7] = byte(len(payload)), byte(len(payload)>>8), byte(len(payload)>>16), byte(len(payload)>>24)
+	return append(b, payload...)
+}
+
+func TestConcatenated(t *testing.T) {
+	haveTool(t, "zstd")
+	a, b := text(200<<10), mixed(1<<20, 3)
+	ca := compress(t, "a", a, "zstd", "-3")
+	cb := compress(t, "b", b, "zstd", "-19", "--no-check")
+	ce := compress(t, "empty", nil, "zstd")
+	var comp, want []byte
+	comp = append(comp, skippable(0, []byte("pzstd-like header"))...)
+	comp = append(comp, ca...)
+	comp = append(comp, ce...)
+	comp = append(comp, skippable(15, nil)...)
+	comp = append(comp, cb...)
+	comp = append(comp, ca...)
+	comp = append(comp, skippable(7, make([]byte, 1<<20))...)
+	want = append(append(append(want, a...), b...), a...)
+	checkSame(t, "concatenated", comp, want)
+
+	// Only skippable frames: no output, no error.
+	got, _, err := decodeAll(bytes.NewReader(skippable(1, []byte("x"))), 0)
+	if err != nil || len(got) != 0 {
+		t.Errorf("skippable only: %d bytes, %v", len(got), err)
+	}
+}
+
+func TestEmptyInput(t *testing.T) {
+	_, _, err := decodeAll(bytes.NewReader(nil), 0)
+	if !errors.Is(err, ErrFormat) {
+		t.Errorf("empty input: %v, want ErrFormat", err)
+	}
+	_, _, err = decodeAll(strings.NewReader("not zstd at all"), 0)
+	if !errors.Is(err, ErrFormat) {
+		t.Errorf("not zstd: %v, want ErrFormat", err)
+	}
+}
+
+func TestTruncated(t *testing.T) {
+	haveTool(t, "zstd")
+	data := mixed(400<<10, 21)
+	f := compress(t, "trunc", data, "zstd", "-3")
+	comp := append(append(skippable(2, []byte("abc")), f...), f...)
+	boundary := map[int]bool{11: true, 11 + len(f): true} // valid ends
+	rng := rand.New(rand.NewPCG(1, 1))
+	cuts := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, len(comp) - 1, len(comp) - 2, len(comp) - 3, len(comp) - 4, len(comp) - 5, len(comp)/2 - 1, len(comp) / 2, len(comp)/2 + 1, len(comp)/2 + 2}
+	for range 200 {
+		cuts = append(cuts, 1+rng.IntN(len(comp)-1))
+	}
+	for _, n := range cuts {
+		if boundary[n] {
+			continue
+		}
+		got, _, err := decodeAll(bytes.NewReader(comp[:n]), 0)
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("cut at %d: %v, want io.ErrUnexpectedEOF", n, err)
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("cut at %d: %T, want *Error", n, err)
+		}
+		want := append(append([]byte{}, data...), data...)
+		if !bytes.HasPrefix(want, got) {
+			t.Fatalf("cut at %d: output before the error is wrong", n)
+		}
+	}
+}
+
+func TestCorrupt(t *testing.T) {
+	haveTool(t, "zstd")
+	data := sparse(t, 1<<20, 4)
+	for _, level := range []string{"-1", "-3", "-19"} {
+		comp := compress(t, "corrupt", data, "zstd", level)
+		rng := rand.New(rand.NewPCG(2, 2))
+		for i := range 300 {
+			bad := append([]byte{}, comp...)
+			n := 1 + rng.IntN(3)
+			for range n {
+				p := rng.IntN(len(bad))
+				if i%2 == 0 {
+					p = 4 + rng.IntN(min(len(bad)-4, 64)) // headers
+				}
+				bad[p] ^= byte(1 + rng.IntN(255))
+			}
+			got, _, err := decodeAll(bytes.NewReader(bad), 0)
+			if err == nil {
+				if !bytes.Equal(got, data) {
+					t.Fatalf("%s: corruption %d: wrong output without an error", level, i)
+				}
+				continue
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("%s: corruption %d: %v is not an *Error", level, i, err)
+			}
+			if strings.Contains(err.Error(), "internal error") {
+				t.Fatalf("%s: corruption %d: %v", level, i, err)
+			}
+		}
+	}
+}
+
+func TestChecksumMismatch(t *testing.T) {
+	haveTool(t, "zstd")
+	data := text(300 << 10)
+	comp := compress(t, "text300", data, "zstd", "-3")
+	bad := append([]byte{}, comp...)
+	bad[len(bad)-1] ^= 1
+	_, _, err := decodeAll(bytes.NewReader(bad), 0)
+	var e *Error
+	if !errors.As(err, &e) || e.What != "checksum" || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("bad checksum: %v", err)
+	}
+	if e.Offset != int64(len(bad)-4) {
+		t.Errorf("checksum error at %d, want %d", e.Offset, len(bad)-4)
+	}
+}
+
+func TestTrailingData(t *testing.T) {
+	haveTool(t, "zstd")
+	data := mixed(500<<10, 5)
+	comp := compress(t, "trail", data, "zstd", "-3")
+	for _, trail := range []string{"\x00", "\x00\x00\x00\x00\x00\x00", "garbage after the frame", "\x28\xb5\x2f"[:0] + "x"} {
+		in := append(append([]byte{}, comp...), trail...)
+		got, z, err := decodeAll(bytes.NewReader(in), 0)
+		if !errors.Is(err, ErrTrailingData) {
+			t.Fatalf("trailing %q: %v, want ErrTrailingData", trail, err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("trailing %q: output before it differs", trail)
+		}
+		if z.InputOffset() != int64(len(comp)) {
+			t.Errorf("trailing %q: InputOffset %d, want %d", trail, z.InputOffset(), len(comp))
+		}
+		var e *Error
+		if errors.As(err, &e) && e.Offset != int64(len(comp)) {
+			t.Errorf("trailing %q: error at %d, want %d", trail, e.Offset, len(comp))
+		}
+	}
+}
+
+func TestMaxWindow(t *testing.T) {
+	haveTool(t, "zstd")
+	data := mixed(3<<20, 6)
+	comp := compress(t, "win", data, "zstd", "-3", "--no-content-size")
+	_, _, err := decodeAll(bytes.NewReader(comp), 1<<20)
+	if !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("window above the limit: %v, want ErrUnsupported", err)
+	}
+	if _, _, err := decodeAll(bytes.NewReader(comp), 8<<20); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDictionary(t *testing.T) {
+	// A frame header naming dictionary 7: single segment, 1-byte dict ID.
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x21, 7, 0, 1, 0, 0}
+	_, _, err := decodeAll(bytes.NewReader(frame), 0)
+	if !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("dictionary: %v, want ErrUnsupported", err)
+	}
+}
+
+func TestErrorString(t *testing.T) {
+	e := &Error{Offset: 12345, What: "block", Kind: ErrCorrupt, Err: errBlock("match offset 70000 beyond window")}
+	if got, want := e.Error(), "zstd: block at offset 12345: corrupt data: match offset 70000 beyond window"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestClose(t *testing.T) {
+	haveTool(t, "zstd")
+	data := sparse(t, 6<<20, 7)
+	comp := compress(t, "sparse", data, "zstd", "-3")
+	z := NewReader(bytes.NewReader(comp), 0)
+	buf := make([]byte, 1000)
+	if _, err := io.ReadFull(z, buf); err != nil {
+		t.Fatal(err)
+	}
+	z.Close()
+	z.Close()
+	if _, err := z.Read(buf); !errors.Is(err, ErrClosed) {
+		t.Errorf("Read after Close: %v", err)
+	}
+	NewReader(bytes.NewReader(comp), 0).Close() // never read
+}
+
+// TestSmallReads reads with tiny buffers and a one-byte-at-a-time input.
+func TestSmallReads(t *testing.T) {
+	haveTool(t, "zstd")
+	data := mixed(300<<10, 8)
+	comp := compress(t, "smallreads", data, "zstd", "-3")
+	z := NewReader(iotest.OneByteReader(bytes.NewReader(comp)), 0)
+	defer z.Close()
+	var out []byte
+	buf := make([]byte, 7)
+	for {
+		n, err := z.Read(buf)
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(out, data) {
+		t.Fatal("output differs")
+	}
+}
+
+func TestHashZeros(t *testing.T) {
+	for _, pre := range []int{0, 1, 31, 32, 33, 100} {
+		for _, n := range []int64{0, 1, 31, 32, 2079, 2080, 2081, 4096, 100000, 1 << 20} {
+			a, b := xxhash.New(), xxhash.New()
+			a.Write(text(pre))
+			b.Write(text(pre))
+			a.Write(make([]byte, n))
+			hashZeros(b, n)
+			b.Write([]byte("tail"))
+			a.Write([]byte("tail"))
+			if a.Sum64() != b.Sum64() {
+				t.Errorf("%d bytes then %d zeros: hash differs", pre, n)
+			}
+		}
+	}
+}
+
+// TestGoroutines checks that Close stops the goroutines, whether the
+// stream was read to its end, partly, or not at all.
+func TestGoroutines(t *testing.T) {
+	haveTool(t, "zstd")
+	data := sparse(t, 6<<20, 7)
+	comp := compress(t, "sparse", data, "zstd", "-3")
+	before := runtime.NumGoroutine()
+	for _, n := range []int{0, 1, 3 << 20, len(data) + 1} {
+		z := NewReader(bytes.NewReader(comp), 0)
+		io.CopyN(io.Discard, z, int64(n))
+		z.Close()
+	}
+	for i := 0; runtime.NumGoroutine() > before; i++ {
+		if i == 100 {
+			t.Fatalf("%d goroutines after Close, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type errReader struct{ r io.Reader }
+
+var errRead = errors.New("read failed")
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		err = errRead
+	}
+	return n, err
+}
+
+func TestReaderError(t *testing.T) {
+	haveTool(t, "zstd")
+	data := mixed(1<<20, 12)
+	comp := compress(t, "rerr", data, "zstd", "-3")
+	_, _, err := decodeAll(&errReader{bytes.NewReader(comp[:len(comp)/2])}, 0)
+	var e *Error
+	if !errors.Is(err, errRead) || !errors.As(err, &e) || e.Kind != nil {
+		t.Fatalf("got %v, want an *Error wrapping the reader's error", err)
+	}
+}
+
+// TestInputOffset checks that InputOffset grows with the output and ends
+// at the input's size.
+func TestInputOffset(t *testing.T) {
+	haveTool(t, "zstd")
+	data := sparse(t, 6<<20, 7)
+	comp := compress(t, "sparse", data, "zstd", "-3")
+	z := NewReader(bytes.NewReader(comp), 0)
+	defer z.Close()
+	buf := make([]byte, 100<<10)
+	last := int64(0)
+	for {
+		_, err := z.Read(buf)
+		off := z.InputOffset()
+		if off < last || off > int64(len(comp)) {
+			t.Fatalf("InputOffset %d after %d (input %d bytes)", off, last, len(comp))
+		}
+		last = off
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if last != int64(len(comp)) {
+		t.Errorf("InputOffset %d at the end, want %d", last, len(comp))
+	}
+}
+
+// TestWindowSingleSegment checks the window limit on a frame whose
+// window is its content size.
+func TestWindowSingleSegment(t *testing.T) {
+	haveTool(t, "zstd")
+	data := mixed(200<<10, 13)
+	comp := compress(t, "single", data, "zstd", "-3")
+	if comp[4]&0x20 == 0 {
+		t.Skip("zstd did not write a single-segment frame")
+	}
+	_, _, err := decodeAll(bytes.NewReader(comp), 100<<10)
+	if !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("got %v, want ErrUnsupported", err)
+	}
+}
+
+// blockingReader returns its data, then blocks until release is closed.
+type blockingReader struct {
+	data    []byte
+	release chan struct{}
+}
+
+func (b *blockingReader) Read(p []byte) (int, error) {
+	if len(b.data) == 0 {
+		<-b.release
+		return 0, io.EOF
+	}
+	n := copy(p, b.data)
+	b.data = b.data[n:]
+	return n, nil
+}
+
+// TestCloseDuringRead closes the Reader while a Read waits for input.
+func TestCloseDuringRead(t *testing.T) {
+	haveTool(t, "zstd")
+	data := mixed(1<<20, 14)
+	comp := compress(t, "closeread", data, "zstd", "-3")
+	br := &blockingReader{data: comp[:len(comp)/2], release: make(chan struct{})}
+	defer close(br.release)
+	z := NewReader(br, 0)
+	done := make(chan error)
+	go func() {
+		_, err := io.Copy(io.Discard, z)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	z.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Read after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read still blocked after Close")
+	}
+}
