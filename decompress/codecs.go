@@ -3,17 +3,16 @@ package decompress
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"runtime"
 	"strings"
 
 	pbzip2 "github.com/bmap-tools/bmap/decompress/internal/bzip2"
+	pgz "github.com/bmap-tools/bmap/decompress/internal/gz"
 	pxz "github.com/bmap-tools/bmap/decompress/internal/xz"
 	pzstd "github.com/bmap-tools/bmap/decompress/internal/zstd"
 	"github.com/bmap-tools/bmap/decompress/lzop"
-	"github.com/klauspost/compress/gzip"
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz/lzma"
 )
@@ -44,61 +43,19 @@ var codecs = [...]func(br *bufio.Reader) (codecReader, error){
 	LZO:   newLZO,
 }
 
-// gzip: klauspost/compress/gzip, one member at a time so that what follows
-// a member is checked here: another member, the end, or an error.
-type gzipReader struct {
-	z   *gzip.Reader
-	br  *bufio.Reader
-	err error
-}
-
+// gzip: our own decoder (internal/gz), on its own goroutine, so that
+// inflating overlaps hashing and writing. Concatenated members; anything
+// else after the last member is trailing data.
 func newGzip(br *bufio.Reader) (codecReader, error) {
-	z, err := gzip.NewReader(br)
-	if err != nil {
-		return codecReader{}, noEOF(err)
-	}
-	z.Multistream(false)
-	g := &gzipReader{z: z, br: br}
-	return codecReader{r: g, close: func() { z.Close() }}, nil
-}
-
-func (g *gzipReader) Read(p []byte) (int, error) {
-	if g.err != nil {
-		return 0, g.err
-	}
-	for {
-		n, err := g.z.Read(p)
-		if err == io.EOF {
-			err = g.nextMember()
-			if err == nil && n == 0 {
-				continue
-			}
+	z := pgz.NewReader(br, runtime.GOMAXPROCS(0))
+	r := &placed{r: z, format: Gzip, trailing: pgz.ErrTrailingData, place: func(err error) (where, bool) {
+		e, ok := errors.AsType[*pgz.Error](err)
+		if !ok {
+			return where{}, false
 		}
-		if err != nil {
-			g.err = err
-		}
-		return n, err
-	}
-}
-
-// nextMember starts the next member, or returns io.EOF at the end of input.
-func (g *gzipReader) nextMember() error {
-	b, err := g.br.Peek(2)
-	switch {
-	case len(b) == 0 && err == io.EOF:
-		return io.EOF
-	case err != nil && err != io.EOF:
-		return err
-	case len(b) == 2 && b[0] == 0x1f && b[1] == 0x8b:
-		if err := g.z.Reset(g.br); err != nil {
-			return noEOF(err)
-		}
-		g.z.Multistream(false)
-		return nil
-	case len(b) == 1 && b[0] == 0x1f:
-		return fmt.Errorf("%w: the stream ends inside a member header", io.ErrUnexpectedEOF)
-	}
-	return ErrTrailingData
+		return where{e.Offset, e.What, e.Unwrap()}, true
+	}}
+	return codecReader{r: r, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
 // noEOF turns io.EOF inside a header into io.ErrUnexpectedEOF.

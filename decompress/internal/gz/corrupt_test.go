@@ -1,0 +1,175 @@
+package gz
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	kgzip "github.com/klauspost/compress/gzip"
+)
+
+// klauspost decodes gz with klauspost/compress/gzip (all members).
+func klauspost(gz []byte) ([]byte, error) {
+	z, err := kgzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(z)
+}
+
+// decoders are the ways of decoding tests go through: sequential, and
+// parallel with chunks small enough for every path to be taken.
+var decoders = []struct {
+	name string
+	dec  func([]byte) ([]byte, error)
+}{
+	{"seq", func(gz []byte) ([]byte, error) { return decode(gz, 1) }},
+	{"par", func(gz []byte) ([]byte, error) {
+		z := newReader(bytes.NewReader(gz), 2, smallPar[0])
+		defer z.Close()
+		return io.ReadAll(z)
+	}},
+}
+
+// checkDecode checks the result of decoding gz, whose correct output (if
+// it is valid) is want: no error and the same bytes as klauspost, or an
+// *Error and output that is a prefix of klauspost's... at least never
+// different bytes without an error.
+func checkDecode(t *testing.T, name string, gz, want []byte) {
+	t.Helper()
+	kout, kerr := klauspost(gz)
+	for _, d := range decoders {
+		got, err := d.dec(gz)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("%s, %s: error is not an *Error: %v", name, d.name, err)
+			}
+			if kerr == nil {
+				t.Fatalf("%s, %s: %v; klauspost decodes it", name, d.name, err)
+			}
+			continue
+		}
+		if kerr == nil && !bytes.Equal(got, kout) {
+			t.Fatalf("%s, %s: output differs from klauspost's", name, d.name)
+		}
+		if want != nil && !bytes.Equal(got, want) {
+			t.Fatalf("%s, %s: wrong output without an error", name, d.name)
+		}
+	}
+}
+
+func TestCorrupt(t *testing.T) {
+	data := append(mixed(150<<10, 21), falseSync(50<<10, 22)...)
+	for _, args := range [][]string{{"-6"}, {"-1"}} {
+		gz := compress(t, data, "gzip", args...)
+		rng := rand.New(rand.NewPCG(uint64(len(gz)), 3))
+		for range 300 {
+			bad := bytes.Clone(gz)
+			for range 1 + rng.IntN(3) {
+				i := rng.IntN(len(bad))
+				bad[i] ^= byte(1 + rng.IntN(255))
+			}
+			checkDecode(t, "corrupt", bad, nil)
+		}
+	}
+}
+
+func TestTruncated(t *testing.T) {
+	data := mixed(100<<10, 23)
+	gz := compress(t, data, "gzip", "-6")
+	step := max(1, len(gz)/500)
+	for n := 0; n < len(gz); n += step {
+		for _, d := range decoders {
+			got, err := d.dec(gz[:n])
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("%s: truncated to %d of %d bytes: %v", d.name, n, len(gz), err)
+			}
+			if !bytes.HasPrefix(data, got) {
+				t.Fatalf("%s: truncated to %d of %d bytes: wrong output", d.name, n, len(gz))
+			}
+		}
+	}
+}
+
+func TestTrailingData(t *testing.T) {
+	data := mixed(100<<10, 24)
+	gz := compress(t, data, "gzip", "-6")
+	for _, tail := range []string{"x", "garbage after", "\x1f", "\x1f\x8b", "\x00\x00\x00\x00"} {
+		for _, d := range decoders {
+			got, err := d.dec(append(bytes.Clone(gz), tail...))
+			want := ErrTrailingData
+			if tail[0] == 0x1f {
+				want = io.ErrUnexpectedEOF // a truncated member header
+			}
+			if !errors.Is(err, want) || !bytes.Equal(got, data) {
+				t.Errorf("%s: tail %q: %v, output same: %v", d.name, tail, err, bytes.Equal(got, data))
+			}
+			var e *Error
+			if errors.As(err, &e) && e.Offset != int64(len(gz)) {
+				t.Errorf("%s: tail %q: error at offset %d, want %d", d.name, tail, e.Offset, len(gz))
+			}
+		}
+	}
+}
+
+func TestInputOffset(t *testing.T) {
+	data := mixed(3<<20, 25)
+	gz := compress(t, data, "gzip", "-6")
+	z := NewReader(bytes.NewReader(gz), 2)
+	defer z.Close()
+	if _, err := io.Copy(io.Discard, z); err != nil {
+		t.Fatal(err)
+	}
+	if z.InputOffset() != int64(len(gz)) {
+		t.Errorf("InputOffset %d, want %d", z.InputOffset(), len(gz))
+	}
+}
+
+func TestClose(t *testing.T) {
+	data := mixed(8<<20, 26)
+	gz := compress(t, data, "pigz", "-6", "-p2")
+	for _, w := range []int{1, 2} {
+		for _, n := range []int{0, 1, 100000} {
+			z := newReader(bytes.NewReader(gz), w, defaultPar)
+			io.CopyN(io.Discard, z, int64(n))
+			z.Close()
+			z.Close()
+			if _, err := z.Read(make([]byte, 10)); err == nil {
+				t.Errorf("Read after Close succeeded")
+			}
+		}
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	for i, args := range [][]string{{"-1"}, {"-6"}, {"-9"}} {
+		data := mixed(2000+i*3000, uint64(i))
+		f.Add(compress(f, data, "gzip", args...))
+		f.Add(compress(f, []byte("hello, hello, hello world"), "gzip", args...))
+	}
+	f.Add(compress(f, falseSync(3000, 1), "gzip", "-1"))
+	f.Add(compress(f, nil, "gzip"))
+	f.Fuzz(func(t *testing.T, gz []byte) {
+		checkDecode(t, "fuzz", gz, nil)
+	})
+}
+
+func TestErrorMessage(t *testing.T) {
+	data := mixed(50<<10, 27)
+	gz := compress(t, data, "gzip", "-6")
+	gz[len(gz)-8] ^= 1 // the CRC-32 in the trailer
+	for _, d := range decoders {
+		_, err := d.dec(gz)
+		var e *Error
+		if !errors.As(err, &e) || !errors.Is(err, ErrCorrupt) || e.Offset != 0 {
+			t.Fatalf("%s: %v", d.name, err)
+		}
+		const want = "gzip: member at offset 0: corrupt data: CRC-32 mismatch"
+		if msg := err.Error(); len(msg) < len(want) || msg[:len(want)] != want {
+			t.Errorf("%s: %q, want %q...", d.name, msg, want)
+		}
+	}
+}

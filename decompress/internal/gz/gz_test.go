@@ -1,0 +1,298 @@
+package gz
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// mixed returns n bytes like a disk image: pieces of real files (from
+// /usr/bin and /usr/share, else pseudo-random text) between runs of zeros.
+func mixed(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	files := realFiles()
+	out := make([]byte, 0, n)
+	for len(out) < n {
+		switch k := rng.IntN(10); {
+		case k < 3: // zeros
+			out = append(out, make([]byte, rng.IntN(256<<10))...)
+		case k < 9 && len(files) > 0: // a file's bytes
+			f := files[rng.IntN(len(files))]
+			i := rng.IntN(len(f))
+			out = append(out, f[i:min(len(f), i+rng.IntN(512<<10))]...)
+		default: // random bytes
+			b := make([]byte, rng.IntN(64<<10))
+			for j := range b {
+				b[j] = byte(rng.Uint32())
+			}
+			out = append(out, b...)
+		}
+	}
+	return out[:n]
+}
+
+var (
+	filesOnce sync.Once
+	files     [][]byte
+)
+
+// realFiles reads up to 24 MiB of files under /usr/bin and /usr/share.
+func realFiles() [][]byte {
+	filesOnce.Do(func() {
+		total := 0
+		for _, dir := range []string{"/usr/bin", "/usr/share/perl", "/usr/share/doc", "/usr/share"} {
+			filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+				if err != nil || total > 24<<20 {
+					return filepath.SkipDir
+				}
+				if !e.Type().IsRegular() {
+					return nil
+				}
+				b, err := os.ReadFile(p)
+				if err == nil && len(b) > 4096 {
+					files = append(files, b)
+					total += len(b)
+				}
+				return nil
+			})
+		}
+	})
+	return files
+}
+
+// compress runs a compressor (name and options) on data.
+func compress(t testing.TB, data []byte, name string, args ...string) []byte {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not installed: %v", name, err)
+	}
+	cmd := exec.Command(path, append(args, "-c")...)
+	cmd.Stdin = bytes.NewReader(data)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v: %s", name, args, err, stderr.String())
+	}
+	return out.Bytes()
+}
+
+// decode decodes all of gz with our Reader: sequentially with one
+// worker, else in parallel (whatever the switch says).
+func decode(gz []byte, workers int) ([]byte, error) {
+	z := newReader(bytes.NewReader(gz), workers, defaultPar)
+	defer z.Close()
+	return io.ReadAll(z)
+}
+
+func checkSame(t *testing.T, gz, want []byte, workers int) {
+	t.Helper()
+	got, err := decode(gz, workers)
+	if err != nil {
+		t.Fatalf("workers=%d: %v", workers, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("workers=%d: output differs (%d bytes, want %d) from byte %d", workers, len(got), len(want), firstDiff(got, want))
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func TestCompressors(t *testing.T) {
+	data := mixed(6<<20, 1)
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"gzip", []string{"-1"}},
+		{"gzip", []string{"-6"}},
+		{"gzip", []string{"-9"}},
+		{"pigz", []string{"-p2", "-1"}},
+		{"pigz", []string{"-p2", "-6"}},
+		{"pigz", []string{"-p2", "-9"}},
+		{"pigz", []string{"-p2", "-6", "-i"}},
+		{"pigz", []string{"-p2", "-6", "-b", "32"}},
+		{"pigz", []string{"-p2", "-6", "-b", "1024"}},
+		{"pigz", []string{"-p2", "-6", "--rsyncable"}},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprint(c.name, c.args), func(t *testing.T) {
+			gz := compress(t, data, c.name, c.args...)
+			for _, w := range []int{1, 2} {
+				checkSame(t, gz, data, w)
+			}
+		})
+	}
+}
+
+func TestSmall(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 10, 100, 1000, 40000, 70000} {
+		data := mixed(n, uint64(n))
+		for _, level := range []string{"-1", "-9"} {
+			gz := compress(t, data, "gzip", level)
+			checkSame(t, gz, data, 1)
+			checkSame(t, gz, data, 2)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	data := mixed(300<<10, 7)
+	gz := compress(t, data, "gzip", "-6")
+	_, err := decode(append(append([]byte{}, gz...), "garbage"...), 1)
+	if !errors.Is(err, ErrTrailingData) {
+		t.Errorf("trailing garbage: %v", err)
+	}
+	_, err = decode([]byte("hello"), 1)
+	if !errors.Is(err, ErrFormat) {
+		t.Errorf("not gzip: %v", err)
+	}
+	for _, n := range []int{0, 1, 5, 10, 11, 100, len(gz) / 2, len(gz) - 9, len(gz) - 8, len(gz) - 1} {
+		_, err := decode(gz[:n], 1)
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("truncated at %d of %d: %v", n, len(gz), err)
+		}
+	}
+	t.Log(err)
+}
+
+// TestParallelUsed checks that pigz output is decoded mostly by the
+// workers, and GNU gzip output sequentially.
+func TestParallelUsed(t *testing.T) {
+	data := mixed(24<<20, 5)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{{"pigz", []string{"-6", "-p2"}}, {"gzip", []string{"-6"}}} {
+		gz := compress(t, data, c.name, c.args...)
+		z := newReader(bytes.NewReader(gz), 2, defaultPar)
+		got, err := io.ReadAll(z)
+		z.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: %v, same: %v", c.name, err, bytes.Equal(got, data))
+		}
+		p := z.par
+		t.Logf("%s: %d bytes compressed: %d chunks applied (%d capped), %d sequential runs", c.name, len(gz), p.nApplied, p.nCapped, p.nSeq)
+		if c.name == "pigz" && p.nApplied < len(gz)/defaultPar.maxIn {
+			t.Errorf("pigz: only %d chunks decoded in parallel", p.nApplied)
+		}
+	}
+}
+
+// smallPar makes every path of the parallel decoder frequent: chunks of a
+// few KiB, small outputs (capped chunks), a small 16-bit output (chunks
+// whose markers outlast it).
+var smallPar = []parConfig{
+	{chunk: 16 << 10, maxIn: 48 << 10, out16: 64 << 10, out: 256 << 10, seqIn: 4 << 10, seqOut: 64 << 10},
+	{chunk: 40 << 10, maxIn: 64 << 10, out16: 8 << 10, out: 96 << 10, seqIn: 1 << 10, seqOut: 40 << 10},
+}
+
+// falseSync returns data whose gzip -1 compressed form holds 00 00 FF FF
+// inside stored blocks (random bytes sprinkled with the pattern) and inside
+// compressed blocks.
+func falseSync(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	for i := 0; i+4 <= n; i += 1 + rng.IntN(64) {
+		copy(b[i:], syncMark)
+	}
+	// Some compressible stretches too.
+	for i := 0; i < n; i += 1 << 16 {
+		copy(b[i:min(n, i+20000)], bytes.Repeat([]byte("\x00\x00\xff\xff some text "), 2000))
+	}
+	return b
+}
+
+func TestParallelSmallChunks(t *testing.T) {
+	data := mixed(3<<20, 11)
+	zeros := append(append(mixed(1<<20, 12), make([]byte, 20<<20)...), mixed(1<<20, 13)...)
+	fs := falseSync(2<<20, 14)
+	// Long runs of zeros and of other bytes: chunks starting inside a run
+	// whose byte is unknown, guessed to be zero, rightly or not.
+	var runs []byte
+	for i := range 12 {
+		runs = append(runs, mixed(100<<10, uint64(40+i))...)
+		runs = append(runs, bytes.Repeat([]byte{[]byte{0, 0xff, 'A'}[i%3]}, 3<<20)...)
+	}
+	type input struct {
+		name string
+		gz   []byte
+		want []byte
+	}
+	pigz32 := compress(t, data, "pigz", "-6", "-p2", "-b", "32")
+	inputs := []input{
+		{"pigz-b32", pigz32, data},
+		{"pigz-1", compress(t, data, "pigz", "-1", "-p2"), data},
+		{"pigz-9-rsyncable", compress(t, data, "pigz", "-9", "-p2", "--rsyncable"), data},
+		{"pigz-i", compress(t, data, "pigz", "-6", "-p2", "-i", "-b", "32"), data},
+		{"gzip-6", compress(t, data, "gzip", "-6"), data},
+		{"zeros", compress(t, zeros, "pigz", "-6", "-p2", "-b", "32"), zeros},
+		{"runs", compress(t, runs, "pigz", "-6", "-p2", "-b", "32"), runs},
+		{"false-sync-gzip-1", compress(t, fs, "gzip", "-1"), fs},
+		{"false-sync-pigz-1", compress(t, fs, "pigz", "-1", "-p2", "-b", "32"), fs},
+		{"members", append(append(append([]byte{}, pigz32...), compress(t, fs[:100000], "gzip", "-1")...), pigz32...),
+			append(append(append([]byte{}, data...), fs[:100000]...), data...)},
+	}
+	for _, in := range inputs {
+		for ci, cfg := range smallPar {
+			z := newReader(bytes.NewReader(in.gz), 2, cfg)
+			got, err := io.ReadAll(z)
+			z.Close()
+			if err != nil || !bytes.Equal(got, in.want) {
+				t.Errorf("%s, config %d: %v; %d bytes, want %d, first difference at %d", in.name, ci, err, len(got), len(in.want), firstDiff(got, in.want))
+				continue
+			}
+			p := z.par
+			t.Logf("%s, config %d: %d chunks applied (%d capped), %d sequential runs", in.name, ci, p.nApplied, p.nCapped, p.nSeq)
+		}
+	}
+}
+
+func TestSpecial(t *testing.T) {
+	rnd := make([]byte, 1<<20)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := range rnd {
+		rnd[i] = byte(rng.Uint32())
+	}
+	hello := []byte("hello, hello")
+	fixed := compress(t, hello, "gzip", "-9")
+	if fixed[10]>>1&3 != 1 {
+		t.Errorf("gzip did not use a fixed Huffman block for %q", hello)
+	}
+	a, b := mixed(200<<10, 31), falseSync(300<<10, 32)
+	members := append(append(compress(t, a, "gzip", "-6"), compress(t, nil, "gzip")...), compress(t, b, "pigz", "-1", "-p2")...)
+	for _, c := range []struct {
+		name     string
+		gz, want []byte
+	}{
+		{"empty", compress(t, nil, "gzip"), nil},
+		{"random (stored blocks)", compress(t, rnd, "gzip", "-6"), rnd},
+		{"fixed Huffman", fixed, hello},
+		{"members", members, append(append([]byte{}, a...), b...)},
+		{"false sync, stored", compress(t, falseSync(1<<20, 33), "gzip", "-1"), falseSync(1<<20, 33)},
+	} {
+		for _, w := range []int{1, 2} {
+			got, err := decode(c.gz, w)
+			if err != nil || !bytes.Equal(got, c.want) {
+				t.Errorf("%s, workers=%d: %v; same: %v", c.name, w, err, bytes.Equal(got, c.want))
+			}
+		}
+	}
+}

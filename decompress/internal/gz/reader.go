@@ -1,0 +1,145 @@
+package gz
+
+import (
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// Buffering of the sequential decoder.
+const (
+	seqBufs   = 4       // output buffers
+	seqChunk  = 1 << 20 // new output per buffer
+	inputSize = 1 << 20 // compressed input buffer
+)
+
+// parallel enables decoding on several goroutines (par.go) when NewReader
+// is asked for more than one worker. Off: on two cores it is not faster
+// on a disk image (see the package doc), and takes more memory and CPU.
+const parallel = false
+
+// A Reader decodes a gzip file (one member or several, concatenated).
+type Reader struct {
+	ch    chan chunk
+	done  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+	cur   chunk
+	off   int
+	err   error
+	inOff atomic.Int64
+	par   *parDecoder // for tests
+}
+
+// NewReader returns a Reader decoding r: one goroutine decodes while the
+// caller reads. With workers > 1 and parallel on, pigz output is decoded
+// in parallel instead (par.go: on workers goroutines, besides one that
+// reads the input and one that puts the output in order). Errors are
+// returned by Read.
+func NewReader(r io.Reader, workers int) *Reader {
+	if !parallel {
+		workers = 1
+	}
+	return newReader(r, workers, defaultPar)
+}
+
+// newReader decodes sequentially with one worker, else in parallel.
+func newReader(r io.Reader, workers int, cfg parConfig) *Reader {
+	z := &Reader{ch: make(chan chunk, seqBufs), done: make(chan struct{})}
+	if workers < 2 {
+		s := newSeqDecoder(z.ch, z.done, seqBufs, seqChunk)
+		z.wg.Add(1)
+		go func() {
+			defer z.wg.Done()
+			s.run(r)
+		}()
+		return z
+	}
+	p := newParDecoder(r, z.ch, z.done, workers, cfg)
+	z.par = p
+	z.wg.Add(2 + workers)
+	go func() {
+		defer z.wg.Done()
+		p.split()
+	}()
+	for range workers {
+		go func() {
+			defer z.wg.Done()
+			p.worker()
+		}()
+	}
+	go func() {
+		defer z.wg.Done()
+		p.run()
+	}()
+	return z
+}
+
+// Read reads decoded bytes. At the end of the last member it returns
+// io.EOF; on an error, after the output before it. Output of a member is
+// tentative until its trailer has been checked: an error may follow it.
+func (z *Reader) Read(p []byte) (int, error) {
+	for {
+		if z.off < len(z.cur.data) {
+			n := copy(p, z.cur.data[z.off:])
+			z.off += n
+			if z.off == len(z.cur.data) {
+				z.release()
+			}
+			return n, nil
+		}
+		if z.err != nil {
+			return 0, z.err
+		}
+		c, ok := <-z.ch
+		if !ok {
+			z.err = errClosed
+			continue
+		}
+		z.cur, z.off = c, 0
+		if c.err != nil {
+			z.err = c.err
+		}
+		if len(c.data) == 0 {
+			z.release()
+		}
+	}
+}
+
+// release ends the current chunk: its buffer goes back, and the input
+// offset moves past it.
+func (z *Reader) release() {
+	z.inOff.Store(z.cur.inOff)
+	if z.cur.release != nil {
+		z.cur.release()
+	}
+	z.cur = chunk{}
+	z.off = 0
+}
+
+// Close stops the goroutines and waits for them (for one blocked reading
+// the underlying reader, until that read returns). It does not close the
+// underlying reader.
+func (z *Reader) Close() error {
+	z.once.Do(func() {
+		close(z.done)
+		go func() { // let a decoder blocked sending go
+			for range z.ch {
+			}
+		}()
+	})
+	z.wg.Wait()
+	z.cur, z.off = chunk{}, 0
+	if z.par != nil {
+		z.par.recycle()
+	}
+	if z.err == nil {
+		z.err = errClosed
+	}
+	return nil
+}
+
+// InputOffset returns how many compressed bytes lie behind the output
+// Read has served (at the end, the whole input). Safe to call from any
+// goroutine.
+func (z *Reader) InputOffset() int64 { return z.inOff.Load() }
