@@ -12,8 +12,7 @@ import (
 
 // BenchmarkDecode: decode throughput (MB/s of output) on a 32 MiB mixed
 // sample compressed by gzip -6 and pigz -6, or instead on the file named
-// by BMAP_BENCH_GZ if set; for ours sequential (workers=1), ours parallel
-// (workers=2, whether NewReader uses it or not) and klauspost/compress/gzip.
+// by BMAP_BENCH_GZ if set; for ours and klauspost/compress/gzip.
 //
 //	BMAP_BENCH_GZ=/tmp/bmapbench/rootfs.img.gz go test -run XXX -bench Decode -benchtime 2x ./decompress/internal/gz/
 func BenchmarkDecode(b *testing.B) {
@@ -42,20 +41,15 @@ func BenchmarkDecode(b *testing.B) {
 			input{"pigz-6", compress(b, data, "pigz", "-6", "-p2"), int64(len(data))})
 	}
 	for _, in := range inputs {
-		for _, dec := range []string{"ours/workers=1", "ours/workers=2", "klauspost"} {
+		for _, dec := range []string{"ours", "klauspost"} {
 			b.Run(fmt.Sprintf("%s/%s", in.name, dec), func(b *testing.B) {
 				b.SetBytes(in.size)
 				for b.Loop() {
 					var r io.Reader
-					switch dec {
-					case "klauspost":
+					if dec == "klauspost" {
 						r = mustKlauspost(b, in.gz)
-					case "ours/workers=1":
+					} else {
 						z := NewReader(bytes.NewReader(in.gz), 1)
-						defer z.Close()
-						r = z
-					default:
-						z := newReader(bytes.NewReader(in.gz), 2, defaultPar)
 						defer z.Close()
 						r = z
 					}

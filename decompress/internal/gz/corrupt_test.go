@@ -19,20 +19,6 @@ func klauspost(gz []byte) ([]byte, error) {
 	return io.ReadAll(z)
 }
 
-// decoders are the ways of decoding tests go through: sequential, and
-// parallel with chunks small enough for every path to be taken.
-var decoders = []struct {
-	name string
-	dec  func([]byte) ([]byte, error)
-}{
-	{"seq", func(gz []byte) ([]byte, error) { return decode(gz, 1) }},
-	{"par", func(gz []byte) ([]byte, error) {
-		z := newReader(bytes.NewReader(gz), 2, smallPar[0])
-		defer z.Close()
-		return io.ReadAll(z)
-	}},
-}
-
 // checkDecode checks the result of decoding gz, whose correct output (if
 // it is valid) is want: no error and the same bytes as klauspost, or an
 // *Error and output that is a prefix of klauspost's... at least never
@@ -40,24 +26,22 @@ var decoders = []struct {
 func checkDecode(t *testing.T, name string, gz, want []byte) {
 	t.Helper()
 	kout, kerr := klauspost(gz)
-	for _, d := range decoders {
-		got, err := d.dec(gz)
-		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("%s, %s: error is not an *Error: %v", name, d.name, err)
-			}
-			if kerr == nil {
-				t.Fatalf("%s, %s: %v; klauspost decodes it", name, d.name, err)
-			}
-			continue
+	got, err := decode(gz)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("%s: error is not an *Error: %v", name, err)
 		}
-		if kerr == nil && !bytes.Equal(got, kout) {
-			t.Fatalf("%s, %s: output differs from klauspost's", name, d.name)
+		if kerr == nil {
+			t.Fatalf("%s: %v; klauspost decodes it", name, err)
 		}
-		if want != nil && !bytes.Equal(got, want) {
-			t.Fatalf("%s, %s: wrong output without an error", name, d.name)
-		}
+		return
+	}
+	if kerr == nil && !bytes.Equal(got, kout) {
+		t.Fatalf("%s: output differs from klauspost's", name)
+	}
+	if want != nil && !bytes.Equal(got, want) {
+		t.Fatalf("%s: wrong output without an error", name)
 	}
 }
 
@@ -82,14 +66,12 @@ func TestTruncated(t *testing.T) {
 	gz := compress(t, data, "gzip", "-6")
 	step := max(1, len(gz)/500)
 	for n := 0; n < len(gz); n += step {
-		for _, d := range decoders {
-			got, err := d.dec(gz[:n])
-			if !errors.Is(err, io.ErrUnexpectedEOF) {
-				t.Fatalf("%s: truncated to %d of %d bytes: %v", d.name, n, len(gz), err)
-			}
-			if !bytes.HasPrefix(data, got) {
-				t.Fatalf("%s: truncated to %d of %d bytes: wrong output", d.name, n, len(gz))
-			}
+		got, err := decode(gz[:n])
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("truncated to %d of %d bytes: %v", n, len(gz), err)
+		}
+		if !bytes.HasPrefix(data, got) {
+			t.Fatalf("truncated to %d of %d bytes: wrong output", n, len(gz))
 		}
 	}
 }
@@ -98,19 +80,17 @@ func TestTrailingData(t *testing.T) {
 	data := mixed(100<<10, 24)
 	gz := compress(t, data, "gzip", "-6")
 	for _, tail := range []string{"x", "garbage after", "\x1f", "\x1f\x8b", "\x00\x00\x00\x00"} {
-		for _, d := range decoders {
-			got, err := d.dec(append(bytes.Clone(gz), tail...))
-			want := ErrTrailingData
-			if tail[0] == 0x1f {
-				want = io.ErrUnexpectedEOF // a truncated member header
-			}
-			if !errors.Is(err, want) || !bytes.Equal(got, data) {
-				t.Errorf("%s: tail %q: %v, output same: %v", d.name, tail, err, bytes.Equal(got, data))
-			}
-			var e *Error
-			if errors.As(err, &e) && e.Offset != int64(len(gz)) {
-				t.Errorf("%s: tail %q: error at offset %d, want %d", d.name, tail, e.Offset, len(gz))
-			}
+		got, err := decode(append(bytes.Clone(gz), tail...))
+		want := ErrTrailingData
+		if tail[0] == 0x1f {
+			want = io.ErrUnexpectedEOF // a truncated member header
+		}
+		if !errors.Is(err, want) || !bytes.Equal(got, data) {
+			t.Errorf("tail %q: %v, output same: %v", tail, err, bytes.Equal(got, data))
+		}
+		var e *Error
+		if errors.As(err, &e) && e.Offset != int64(len(gz)) {
+			t.Errorf("tail %q: error at offset %d, want %d", tail, e.Offset, len(gz))
 		}
 	}
 }
@@ -131,15 +111,13 @@ func TestInputOffset(t *testing.T) {
 func TestClose(t *testing.T) {
 	data := mixed(8<<20, 26)
 	gz := compress(t, data, "pigz", "-6", "-p2")
-	for _, w := range []int{1, 2} {
-		for _, n := range []int{0, 1, 100000} {
-			z := newReader(bytes.NewReader(gz), w, defaultPar)
-			io.CopyN(io.Discard, z, int64(n))
-			z.Close()
-			z.Close()
-			if _, err := z.Read(make([]byte, 10)); err == nil {
-				t.Errorf("Read after Close succeeded")
-			}
+	for _, n := range []int{0, 1, 100000} {
+		z := NewReader(bytes.NewReader(gz), 1)
+		io.CopyN(io.Discard, z, int64(n))
+		z.Close()
+		z.Close()
+		if _, err := z.Read(make([]byte, 10)); err == nil {
+			t.Errorf("Read after Close succeeded")
 		}
 	}
 }
@@ -161,15 +139,13 @@ func TestErrorMessage(t *testing.T) {
 	data := mixed(50<<10, 27)
 	gz := compress(t, data, "gzip", "-6")
 	gz[len(gz)-8] ^= 1 // the CRC-32 in the trailer
-	for _, d := range decoders {
-		_, err := d.dec(gz)
-		var e *Error
-		if !errors.As(err, &e) || !errors.Is(err, ErrCorrupt) || e.Offset != 0 {
-			t.Fatalf("%s: %v", d.name, err)
-		}
-		const want = "gzip: member at offset 0: corrupt data: CRC-32 mismatch"
-		if msg := err.Error(); len(msg) < len(want) || msg[:len(want)] != want {
-			t.Errorf("%s: %q, want %q...", d.name, msg, want)
-		}
+	_, err := decode(gz)
+	var e *Error
+	if !errors.As(err, &e) || !errors.Is(err, ErrCorrupt) || e.Offset != 0 {
+		t.Fatal(err)
+	}
+	const want = "gzip: member at offset 0: corrupt data: CRC-32 mismatch"
+	if msg := err.Error(); len(msg) < len(want) || msg[:len(want)] != want {
+		t.Errorf("%q, want %q...", msg, want)
 	}
 }

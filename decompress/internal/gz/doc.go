@@ -2,14 +2,13 @@
 // 1951, each followed by the CRC-32 and length of its output), from a
 // plain io.Reader, with its own DEFLATE decoder.
 //
-// Model. With one worker, a decoding goroutine (seqDecoder, seq.go)
-// reads the input through a 1 MiB buffer and inflates into output buffers
-// of 32 KiB of history plus 1 MiB: when one is full, its new part goes to
-// Read over a channel and the last 32 KiB are copied to the start of a
-// free buffer (4 in all, made on demand), so decoding overlaps whatever
-// the caller does with the output (bmap copy hashes and writes it). With
-// more, pigz output is decoded in parallel (par.go, below). Members follow
-// each other; after the last, anything but the end of the input is
+// Model. A decoding goroutine (seqDecoder, seq.go) reads the input
+// through a 1 MiB buffer and inflates into output buffers of 32 KiB of
+// history plus 1 MiB: when one is full, its new part goes to Read over a
+// channel and the last 32 KiB are copied to the start of a free buffer (4
+// in all, made on demand), so decoding overlaps whatever the caller does
+// with the output (bmap copy hashes and writes it). Members follow each
+// other; after the last, anything but the end of the input is
 // ErrTrailingData; each member's CRC-32 and length are checked at its
 // end, so its output is tentative until then (as with compress/gzip).
 // Errors are *Error, naming the compressed offset of the failing member;
@@ -44,29 +43,10 @@
 // (ours writes the output once, linearly), writes literals one call at a
 // time and copies matches through more bounds decisions.
 //
-// Parallel decoding (par.go, wide.go) of pigz output, after rapidgzip:
-// chunks of about 1 MiB cut after candidate sync flushes (00 00 FF FF) are
-// decoded by workers without the window (16-bit output, with markers for
-// the unknown bytes before the chunk, until the last 32 KiB hold none),
-// then resolved and checked in order by a collector; the collector
-// decodes sequentially whenever a chunk's start is not proven to be a
-// block boundary, so a false candidate costs time, never correctness.
-// GNU gzip output has no sync points: the collector decodes it alone,
-// while a goroutine reads the input.
-//
-// It is complete and tested (with chunks small enough for every path to
-// be taken often, and by FuzzReader), but off (the constant parallel in
-// reader.go). On the disk image it was 1.89 s against 2.30 s sequential
-// when the machine was quiet, 3.26 s against 2.53 s when another process
-// was busy, and about even (2.2-2.5 s both) with a consumer that hashes
-// the non-zero 4 KiB blocks as bmap copy does; for 1 more CPU-second and
-// 50 MiB more memory. The image's data keeps referring to bytes before a
-// chunk: in most chunks markers are still in the last 32 KiB after 512 Ki
-// symbols, so the 16-bit output fills and the collector goes on alone
-// (about 40 % of the input); with 2 Mi symbols almost all chunks complete
-// in the workers, but 16-bit decoding and resolving then double the CPU
-// time, which two cores, one of them hashing, cannot afford. Runs of
-// zeros are handled: a chunk starting inside one copies a single marker
-// all along it, and is narrowed taking that byte to be zero, checked when
-// resolving (narrowGuess).
+// Parallel decoding of pigz output (rapidgzip's method: chunks cut at
+// candidate sync flushes, decoded without their window and resolved in
+// order) was built and measured: on the disk image, with a consumer that
+// hashes as bmap copy does, it was about even with sequential decoding on
+// 2 cores, for 1 more CPU-second and 50 MiB more memory, so it was
+// removed. It is in git history at commit d621c37.
 package gz

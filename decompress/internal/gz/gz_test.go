@@ -84,22 +84,21 @@ func compress(t testing.TB, data []byte, name string, args ...string) []byte {
 	return out.Bytes()
 }
 
-// decode decodes all of gz with our Reader: sequentially with one
-// worker, else in parallel (whatever the switch says).
-func decode(gz []byte, workers int) ([]byte, error) {
-	z := newReader(bytes.NewReader(gz), workers, defaultPar)
+// decode decodes all of gz with our Reader.
+func decode(gz []byte) ([]byte, error) {
+	z := NewReader(bytes.NewReader(gz), 1)
 	defer z.Close()
 	return io.ReadAll(z)
 }
 
-func checkSame(t *testing.T, gz, want []byte, workers int) {
+func checkSame(t *testing.T, gz, want []byte) {
 	t.Helper()
-	got, err := decode(gz, workers)
+	got, err := decode(gz)
 	if err != nil {
-		t.Fatalf("workers=%d: %v", workers, err)
+		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("workers=%d: output differs (%d bytes, want %d) from byte %d", workers, len(got), len(want), firstDiff(got, want))
+		t.Fatalf("output differs (%d bytes, want %d) from byte %d", len(got), len(want), firstDiff(got, want))
 	}
 }
 
@@ -131,10 +130,7 @@ func TestCompressors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprint(c.name, c.args), func(t *testing.T) {
-			gz := compress(t, data, c.name, c.args...)
-			for _, w := range []int{1, 2} {
-				checkSame(t, gz, data, w)
-			}
+			checkSame(t, compress(t, data, c.name, c.args...), data)
 		})
 	}
 }
@@ -144,8 +140,7 @@ func TestSmall(t *testing.T) {
 		data := mixed(n, uint64(n))
 		for _, level := range []string{"-1", "-9"} {
 			gz := compress(t, data, "gzip", level)
-			checkSame(t, gz, data, 1)
-			checkSame(t, gz, data, 2)
+			checkSame(t, gz, data)
 		}
 	}
 }
@@ -153,16 +148,16 @@ func TestSmall(t *testing.T) {
 func TestErrors(t *testing.T) {
 	data := mixed(300<<10, 7)
 	gz := compress(t, data, "gzip", "-6")
-	_, err := decode(append(append([]byte{}, gz...), "garbage"...), 1)
+	_, err := decode(append(append([]byte{}, gz...), "garbage"...))
 	if !errors.Is(err, ErrTrailingData) {
 		t.Errorf("trailing garbage: %v", err)
 	}
-	_, err = decode([]byte("hello"), 1)
+	_, err = decode([]byte("hello"))
 	if !errors.Is(err, ErrFormat) {
 		t.Errorf("not gzip: %v", err)
 	}
 	for _, n := range []int{0, 1, 5, 10, 11, 100, len(gz) / 2, len(gz) - 9, len(gz) - 8, len(gz) - 1} {
-		_, err := decode(gz[:n], 1)
+		_, err := decode(gz[:n])
 		if !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Errorf("truncated at %d of %d: %v", n, len(gz), err)
 		}
@@ -170,40 +165,13 @@ func TestErrors(t *testing.T) {
 	t.Log(err)
 }
 
-// TestParallelUsed checks that pigz output is decoded mostly by the
-// workers, and GNU gzip output sequentially.
-func TestParallelUsed(t *testing.T) {
-	data := mixed(24<<20, 5)
-	for _, c := range []struct {
-		name string
-		args []string
-	}{{"pigz", []string{"-6", "-p2"}}, {"gzip", []string{"-6"}}} {
-		gz := compress(t, data, c.name, c.args...)
-		z := newReader(bytes.NewReader(gz), 2, defaultPar)
-		got, err := io.ReadAll(z)
-		z.Close()
-		if err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("%s: %v, same: %v", c.name, err, bytes.Equal(got, data))
-		}
-		p := z.par
-		t.Logf("%s: %d bytes compressed: %d chunks applied (%d capped), %d sequential runs", c.name, len(gz), p.nApplied, p.nCapped, p.nSeq)
-		if c.name == "pigz" && p.nApplied < len(gz)/defaultPar.maxIn {
-			t.Errorf("pigz: only %d chunks decoded in parallel", p.nApplied)
-		}
-	}
-}
-
-// smallPar makes every path of the parallel decoder frequent: chunks of a
-// few KiB, small outputs (capped chunks), a small 16-bit output (chunks
-// whose markers outlast it).
-var smallPar = []parConfig{
-	{chunk: 16 << 10, maxIn: 48 << 10, out16: 64 << 10, out: 256 << 10, seqIn: 4 << 10, seqOut: 64 << 10},
-	{chunk: 40 << 10, maxIn: 64 << 10, out16: 8 << 10, out: 96 << 10, seqIn: 1 << 10, seqOut: 40 << 10},
-}
+// syncMark is LEN and NLEN of an empty stored block, as a sync flush
+// writes it (pigz ends its blocks with one).
+var syncMark = []byte{0, 0, 0xff, 0xff}
 
 // falseSync returns data whose gzip -1 compressed form holds 00 00 FF FF
 // inside stored blocks (random bytes sprinkled with the pattern) and inside
-// compressed blocks.
+// compressed blocks: sync-flush lookalikes that are not block boundaries.
 func falseSync(n int, seed uint64) []byte {
 	rng := rand.New(rand.NewPCG(seed, 2))
 	b := make([]byte, n)
@@ -220,12 +188,13 @@ func falseSync(n int, seed uint64) []byte {
 	return b
 }
 
-func TestParallelSmallChunks(t *testing.T) {
+// TestInputs decodes inputs with many members and blocks, long runs of
+// zeros and of other bytes, and false sync flushes.
+func TestInputs(t *testing.T) {
 	data := mixed(3<<20, 11)
 	zeros := append(append(mixed(1<<20, 12), make([]byte, 20<<20)...), mixed(1<<20, 13)...)
 	fs := falseSync(2<<20, 14)
-	// Long runs of zeros and of other bytes: chunks starting inside a run
-	// whose byte is unknown, guessed to be zero, rightly or not.
+	// Long runs of zeros and of other bytes.
 	var runs []byte
 	for i := range 12 {
 		runs = append(runs, mixed(100<<10, uint64(40+i))...)
@@ -251,16 +220,9 @@ func TestParallelSmallChunks(t *testing.T) {
 			append(append(append([]byte{}, data...), fs[:100000]...), data...)},
 	}
 	for _, in := range inputs {
-		for ci, cfg := range smallPar {
-			z := newReader(bytes.NewReader(in.gz), 2, cfg)
-			got, err := io.ReadAll(z)
-			z.Close()
-			if err != nil || !bytes.Equal(got, in.want) {
-				t.Errorf("%s, config %d: %v; %d bytes, want %d, first difference at %d", in.name, ci, err, len(got), len(in.want), firstDiff(got, in.want))
-				continue
-			}
-			p := z.par
-			t.Logf("%s, config %d: %d chunks applied (%d capped), %d sequential runs", in.name, ci, p.nApplied, p.nCapped, p.nSeq)
+		got, err := decode(in.gz)
+		if err != nil || !bytes.Equal(got, in.want) {
+			t.Errorf("%s: %v; %d bytes, want %d, first difference at %d", in.name, err, len(got), len(in.want), firstDiff(got, in.want))
 		}
 	}
 }
@@ -288,11 +250,9 @@ func TestSpecial(t *testing.T) {
 		{"members", members, append(append([]byte{}, a...), b...)},
 		{"false sync, stored", compress(t, falseSync(1<<20, 33), "gzip", "-1"), falseSync(1<<20, 33)},
 	} {
-		for _, w := range []int{1, 2} {
-			got, err := decode(c.gz, w)
-			if err != nil || !bytes.Equal(got, c.want) {
-				t.Errorf("%s, workers=%d: %v; same: %v", c.name, w, err, bytes.Equal(got, c.want))
-			}
+		got, err := decode(c.gz)
+		if err != nil || !bytes.Equal(got, c.want) {
+			t.Errorf("%s: %v; same: %v", c.name, err, bytes.Equal(got, c.want))
 		}
 	}
 }

@@ -22,17 +22,13 @@ import (
 // so that a match (at most 258 bytes, copied up to 32 bytes at a time,
 // so overshooting by up to 31) never needs a bounds decision. flush must
 // leave that much room, keeping the last 32 KiB before op.
-//
-// Blocks are resumable: an error leaves the state at a symbol boundary,
-// so that after errCap (a flush that refuses to make room, in a parallel
-// worker) decoding can go on, possibly by another inflater (takeState).
 type inflater struct {
 	in     []byte // in[pos:] is not yet in bb
 	pos    int
 	bb     uint64
 	nb     uint
-	src    io.Reader // nil: in is the whole input
-	padded bool      // the zero pad is appended; end is where it starts
+	src    io.Reader
+	padded bool // the zero pad is appended; end is where it starts
 	end    int
 	inBase int64 // compressed offset of in[0]
 	inBuf  []byte
@@ -45,20 +41,6 @@ type inflater struct {
 	lit  [litTableSize]uint32
 	dist [distTableSize]uint32
 	lens [286 + 30]uint8
-
-	blk        int  // blkNone or the kind of the block being decoded
-	final      bool // the block being decoded is the last
-	storedLeft int  // bytes of the stored block left to copy
-
-	// Output of 16-bit symbols (wide.go), while wide.
-	wide      bool
-	out16     []uint16
-	op16      int
-	nextCheck int
-	pre       int                     // after narrowing: out[:pre] repeats the end of out16
-	wideEnd   int                     // after narrowing: out16[windowSize:wideEnd] is the 16-bit output
-	guessed   [windowSize / 64]uint64 // markers narrowGuess took for zeros
-	anyGuess  bool
 }
 
 const (
@@ -78,47 +60,7 @@ func (d *inflater) setSource(r io.Reader, size int) {
 	d.pos, d.bb, d.nb, d.padded, d.end, d.inBase = 0, 0, 0, false, 0, 0
 }
 
-// takeState continues where w stopped, between blocks or inside one:
-// input position, bit buffer and block state. The input is w's, so
-// switchSource should follow before w's input is reused.
-func (d *inflater) takeState(w *inflater) {
-	d.in, d.pos, d.bb, d.nb = w.in, w.pos, w.bb, w.nb
-	d.src, d.padded, d.end, d.inBase = w.src, w.padded, w.end, w.inBase
-	d.blk, d.final, d.storedLeft = w.blk, w.final, w.storedLeft
-	if d.blk == blkDynamic {
-		d.lit, d.dist = w.lit, w.dist
-	}
-}
-
-// switchSource goes on reading from r, after the input held now (of which
-// no pad byte may have been consumed), through a buffer of size bytes.
-func (d *inflater) switchSource(r io.Reader, size int) {
-	d.pos -= int(d.nb >> 3)
-	d.nb &= 7
-	d.bb &= 1<<d.nb - 1
-	if d.padded {
-		d.in, d.padded = d.in[:d.end], false
-	}
-	rest := d.in[d.pos:]
-	if cap(d.inBuf) < max(size, len(rest)+8)+padLen {
-		d.inBuf = make([]byte, max(size, len(rest)+8)+padLen)
-	}
-	d.in = d.inBuf[:copy(d.inBuf, rest)]
-	d.inBase += int64(d.pos)
-	d.pos = 0
-	d.src = r
-}
-
-// setInput makes the inflater read the whole input in, which must have
-// padLen bytes of capacity past its length (they are overwritten with
-// the pad), and whose first byte is at compressed offset base.
-func (d *inflater) setInput(in []byte, base int64) {
-	d.src = nil
-	d.in = in
-	d.pos, d.bb, d.nb, d.padded, d.end, d.inBase = 0, 0, 0, false, 0, base
-}
-
-// offset returns the compressed offset of the next bit to decode, in bits.
+// bitOffset returns the compressed offset of the next bit to decode, in bits.
 func (d *inflater) bitOffset() int64 {
 	return (d.inBase+int64(d.pos))*8 - int64(d.nb)
 }
@@ -137,29 +79,27 @@ func (d *inflater) moreInput() error {
 	if d.padded {
 		return errTruncated
 	}
-	if d.src != nil {
-		if d.pos > 0 {
-			n := copy(d.inBuf, d.in[d.pos:])
-			d.inBase += int64(d.pos)
-			d.in, d.pos = d.inBuf[:n], 0
+	if d.pos > 0 {
+		n := copy(d.inBuf, d.in[d.pos:])
+		d.inBase += int64(d.pos)
+		d.in, d.pos = d.inBuf[:n], 0
+	}
+	limit := len(d.inBuf) - padLen
+	for tries := 0; len(d.in)-d.pos < 16 && len(d.in) < limit; tries++ {
+		n, err := d.src.Read(d.in[len(d.in):limit])
+		d.in = d.in[:len(d.in)+n]
+		if err == io.EOF {
+			break
 		}
-		limit := len(d.inBuf) - padLen
-		for tries := 0; len(d.in)-d.pos < 16 && len(d.in) < limit; tries++ {
-			n, err := d.src.Read(d.in[len(d.in):limit])
-			d.in = d.in[:len(d.in)+n]
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return readError{err}
-			}
-			if n == 0 && tries > 100 {
-				return readError{io.ErrNoProgress}
-			}
+		if err != nil {
+			return readError{err}
 		}
-		if len(d.in)-d.pos >= 16 {
-			return nil
+		if n == 0 && tries > 100 {
+			return readError{io.ErrNoProgress}
 		}
+	}
+	if len(d.in)-d.pos >= 16 {
+		return nil
 	}
 	d.end = len(d.in)
 	d.in = d.in[:len(d.in)+padLen]
@@ -200,87 +140,29 @@ func (d *inflater) alignByte() {
 	d.nb &^= 7
 }
 
-// Block states: between blocks, or inside a block of a kind.
-const (
-	blkNone = iota
-	blkStored
-	blkFixed
-	blkDynamic
-)
-
-// block decodes (the rest of) one block; final tells whether it was the
-// last of the stream. An error leaves the state as it was at the failing
-// step, so that after errCap (a flush refusing to make room) block may be
-// called again to go on.
+// block decodes one block; final tells whether it was the last of the
+// stream.
 func (d *inflater) block() (final bool, err error) {
-	if d.blk == blkNone {
-		h, err := d.bits(3)
-		if err != nil {
-			return false, err
-		}
-		d.final = h&1 != 0
-		switch h >> 1 {
-		case 0:
-			err = d.storedHeader()
-		case 1:
-			d.blk = blkFixed
-		case 2:
-			err = d.dynamic()
-			d.blk = blkDynamic
-		default:
-			err = corruptError("invalid block type")
-		}
-		if err != nil {
-			d.blk = blkNone
-			return false, err
-		}
+	h, err := d.bits(3)
+	if err != nil {
+		return false, err
 	}
-	for {
-		if d.wide {
-			err = d.block16()
-		} else {
-			switch d.blk {
-			case blkStored:
-				err = d.stored()
-			case blkFixed:
-				err = d.huffman(&fixedLit, &fixedDist)
-			default:
-				err = d.huffman(&d.lit, &d.dist)
-			}
+	switch h >> 1 {
+	case 0:
+		err = d.stored()
+	case 1:
+		err = d.huffman(&fixedLit, &fixedDist)
+	case 2:
+		if err = d.dynamic(); err == nil {
+			err = d.huffman(&d.lit, &d.dist)
 		}
-		if err == errGuess {
-			d.narrowGuess()
-			continue
-		}
-		if err != errNarrow {
-			break
-		}
-		d.narrow(windowSize)
+	default:
+		err = corruptError("invalid block type")
 	}
 	if err != nil {
 		return false, err
 	}
-	d.blk = blkNone
-	return d.final, nil
-}
-
-// inflate decodes blocks up to the end of the final one.
-func (d *inflater) inflate() error {
-	for {
-		final, err := d.block()
-		if err != nil {
-			if d.overrun() {
-				return errTruncated
-			}
-			return err
-		}
-		if final {
-			if d.overrun() {
-				return errTruncated
-			}
-			return nil
-		}
-	}
+	return h&1 != 0, nil
 }
 
 // makeRoom flushes the output or reads input, whichever the fast loop
@@ -297,21 +179,6 @@ func (d *inflater) makeRoom() error {
 	if d.pos > len(d.in)-16 {
 		return d.moreInput()
 	}
-	return nil
-}
-
-// storedHeader reads the length of a stored block.
-func (d *inflater) storedHeader() error {
-	d.alignByte()
-	v, err := d.bits(32)
-	if err != nil {
-		return err
-	}
-	n := int(v & 0xffff)
-	if uint16(v>>16) != ^uint16(n) {
-		return corruptError("stored block length check failed")
-	}
-	d.blk, d.storedLeft = blkStored, n
 	return nil
 }
 
@@ -337,20 +204,29 @@ func (d *inflater) storedInput(n int) ([]byte, error) {
 	}
 }
 
-// stored copies (the rest of) a stored block.
+// stored reads the length of a stored block and copies its content.
 func (d *inflater) stored() error {
-	for d.storedLeft > 0 {
+	d.alignByte()
+	v, err := d.bits(32)
+	if err != nil {
+		return err
+	}
+	left := int(v & 0xffff)
+	if uint16(v>>16) != ^uint16(left) {
+		return corruptError("stored block length check failed")
+	}
+	for left > 0 {
 		if d.op >= len(d.out)-outSlack {
 			if err := d.flush(); err != nil {
 				return err
 			}
 		}
-		b, err := d.storedInput(min(d.storedLeft, len(d.out)-d.op))
+		b, err := d.storedInput(min(left, len(d.out)-d.op))
 		if err != nil {
 			return err
 		}
 		d.op += copy(d.out[d.op:], b)
-		d.storedLeft -= len(b)
+		left -= len(b)
 	}
 	return nil
 }

@@ -6,17 +6,12 @@ import (
 	"sync/atomic"
 )
 
-// Buffering of the sequential decoder.
+// Buffering of the decoder.
 const (
 	seqBufs   = 4       // output buffers
 	seqChunk  = 1 << 20 // new output per buffer
 	inputSize = 1 << 20 // compressed input buffer
 )
-
-// parallel enables decoding on several goroutines (par.go) when NewReader
-// is asked for more than one worker. Off: on two cores it is not faster
-// on a disk image (see the package doc), and takes more memory and CPU.
-const parallel = false
 
 // A Reader decodes a gzip file (one member or several, concatenated).
 type Reader struct {
@@ -28,49 +23,18 @@ type Reader struct {
 	off   int
 	err   error
 	inOff atomic.Int64
-	par   *parDecoder // for tests
 }
 
 // NewReader returns a Reader decoding r: one goroutine decodes while the
-// caller reads. With workers > 1 and parallel on, pigz output is decoded
-// in parallel instead (par.go: on workers goroutines, besides one that
-// reads the input and one that puts the output in order). Errors are
-// returned by Read.
+// caller reads. workers is ignored (reserved: decoding is sequential; see
+// the package doc). Errors are returned by Read.
 func NewReader(r io.Reader, workers int) *Reader {
-	if !parallel {
-		workers = 1
-	}
-	return newReader(r, workers, defaultPar)
-}
-
-// newReader decodes sequentially with one worker, else in parallel.
-func newReader(r io.Reader, workers int, cfg parConfig) *Reader {
 	z := &Reader{ch: make(chan chunk, seqBufs), done: make(chan struct{})}
-	if workers < 2 {
-		s := newSeqDecoder(z.ch, z.done, seqBufs, seqChunk)
-		z.wg.Add(1)
-		go func() {
-			defer z.wg.Done()
-			s.run(r)
-		}()
-		return z
-	}
-	p := newParDecoder(r, z.ch, z.done, workers, cfg)
-	z.par = p
-	z.wg.Add(2 + workers)
+	s := newSeqDecoder(z.ch, z.done, seqBufs, seqChunk)
+	z.wg.Add(1)
 	go func() {
 		defer z.wg.Done()
-		p.split()
-	}()
-	for range workers {
-		go func() {
-			defer z.wg.Done()
-			p.worker()
-		}()
-	}
-	go func() {
-		defer z.wg.Done()
-		p.run()
+		s.run(r)
 	}()
 	return z
 }
@@ -130,9 +94,6 @@ func (z *Reader) Close() error {
 	})
 	z.wg.Wait()
 	z.cur, z.off = chunk{}, 0
-	if z.par != nil {
-		z.par.recycle()
-	}
 	if z.err == nil {
 		z.err = errClosed
 	}

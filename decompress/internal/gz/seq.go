@@ -22,8 +22,7 @@ var errClosed = errors.New("gzip: read after Close")
 // seqDecoder decodes members one after the other, into output buffers of
 // windowSize+chunkSize bytes: when one is full, its new part goes to Read
 // and the last 32 KiB are copied to the start of a free buffer, where
-// decoding goes on. It keeps the state of the member being decoded, so
-// that it can start and stop at block boundaries inside a member (par.go).
+// decoding goes on.
 type seqDecoder struct {
 	d         inflater
 	free      chan []byte
@@ -34,15 +33,13 @@ type seqDecoder struct {
 	goodOp    int // out[emitStart:goodOp] belongs to checked members
 	bufs      int // buffers yet to allocate
 
-	first     bool   // no member started yet
-	inMember  bool   // between the header and the end of a member's data
 	memberOff int64  // where the current member starts
 	crc       uint32 // of the current member's output up to crcPos
 	size      uint32
 }
 
 func newSeqDecoder(ch chan<- chunk, done <-chan struct{}, bufs, chunkSize int) *seqDecoder {
-	s := &seqDecoder{ch: ch, done: done, free: make(chan []byte, bufs), first: true, bufs: bufs - 1}
+	s := &seqDecoder{ch: ch, done: done, free: make(chan []byte, bufs), bufs: bufs - 1}
 	s.d.out = make([]byte, windowSize+chunkSize)
 	s.d.flush = s.flush
 	return s
@@ -97,69 +94,39 @@ func (s *seqDecoder) flush() error {
 	return nil
 }
 
-// setWindow starts the output with the history win (of the current
-// member).
-func (s *seqDecoder) setWindow(win []byte) {
+// decode decodes members to the end of the input (io.EOF) or to an error.
+func (s *seqDecoder) decode() error {
 	d := &s.d
-	copy(d.out[windowSize-len(win):], win)
-	d.op, d.winStart = windowSize, windowSize-len(win)
-	s.emitStart, s.crcPos, s.goodOp = d.op, d.op, d.op
-}
-
-// window returns the history of the current member (up to 32 KiB).
-func (s *seqDecoder) window() []byte {
-	d := &s.d
-	return d.out[max(d.winStart, d.op-windowSize):d.op]
-}
-
-// decode decodes from the current state until stop (if not nil) returns
-// true at a block boundary inside a member (nil is returned), to the end
-// of the input (io.EOF), or to an error.
-func (s *seqDecoder) decode(stop func() bool) error {
-	d := &s.d
-	for {
-		if !s.inMember {
-			off := d.bitOffset() / 8
-			end, err := d.atEnd()
-			if err == nil && end {
-				if !s.first {
-					return io.EOF
-				}
-				err = errTruncated
+	for first := true; ; first = false {
+		off := d.bitOffset() / 8
+		end, err := d.atEnd()
+		if err == nil && end {
+			if !first {
+				return io.EOF
 			}
-			if err == nil {
-				err = d.header()
-			}
-			if err != nil {
-				return headerErr(off, s.first, err)
-			}
-			s.first, s.inMember, s.memberOff = false, true, off
-			d.winStart, s.crcPos, s.crc, s.size = d.op, d.op, 0, 0
-			if stop != nil && stop() {
-				return nil
-			}
-		}
-		final, err := d.block()
-		if err == nil && d.overrun() {
 			err = errTruncated
 		}
+		if err == nil {
+			err = d.header()
+		}
 		if err != nil {
+			return headerErr(off, first, err)
+		}
+		s.memberOff = off
+		d.winStart, s.crcPos, s.crc, s.size = d.op, d.op, 0, 0
+		for final := false; !final; {
+			final, err = d.block()
 			if d.overrun() {
 				err = errTruncated
 			}
-			return memberErr(s.memberOff, err)
-		}
-		if !final {
-			if stop != nil && stop() {
-				return nil
+			if err != nil {
+				return memberErr(s.memberOff, err)
 			}
-			continue
 		}
 		s.sum()
 		if err := d.trailer(s.crc, s.size); err != nil {
 			return memberErr(s.memberOff, err)
 		}
-		s.inMember = false
 		s.goodOp = d.op
 	}
 }
@@ -182,7 +149,7 @@ func (s *seqDecoder) end(err error) {
 func (s *seqDecoder) run(r io.Reader) {
 	defer close(s.ch)
 	s.d.setSource(r, inputSize)
-	s.end(s.decode(nil))
+	s.end(s.decode())
 }
 
 // headerErr places err at the member at off, telling a missing gzip
