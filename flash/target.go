@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Kind is what a destination path is.
@@ -44,7 +46,17 @@ type Target struct {
 	direct     bool  // f is currently in O_DIRECT mode
 	canDirect  bool  // O_DIRECT may be used
 	sectorSize int64 // alignment O_DIRECT needs for offsets and lengths
+
+	// Flushing behind the writes (see WriteAt).
+	unflushed int64          // bytes written since the last flush started
+	flushing  atomic.Bool    // a flush is running
+	flushes   sync.WaitGroup // the running flush
+	flushErr  error          // the first failed flush; read after flushes.Wait
 }
+
+// flushEvery is how many bytes WriteAt writes between two flushes it starts
+// in the background. A variable so tests can lower it.
+var flushEvery int64 = 128 << 20
 
 var _ io.WriterAt = (*Target)(nil)
 
@@ -119,7 +131,19 @@ func (t *Target) File() *os.File { return t.f }
 
 // WriteAt writes p at off. Aligned writes from aligned memory go through
 // O_DIRECT, bypassing the page cache; others are written buffered.
+//
+// Every flushEvery bytes it also starts a flush (fsync) in the background,
+// unless one is still running, so that the device (or the file's host: a VM
+// disk, a loop device's backing file) commits the data while the copy goes
+// on, and Finish's final flush has little left to do: on the benchmark VM it
+// took 0.65 s after a 1.3 GB copy, and 0.04 s with flushes behind. (bmaptool
+// gets the same effect by lowering the device's dirty page limit.) A failed
+// background flush is reported by Finish, since the kernel reports a write-
+// back error to one fsync only.
+//
+// WriteAt must not be called from several goroutines at once.
 func (t *Target) WriteAt(p []byte, off int64) (int, error) {
+	t.flushBehind(len(p))
 	if t.kind == BlockDevice && off+int64(len(p)) > t.size {
 		// Only an image of unknown size (--nobmap from a stream) gets here.
 		return 0, fmt.Errorf("%w: writing byte %d, past the end of %s (%d bytes)", ErrTooSmall, off+int64(len(p))-1, t.path, t.size)
@@ -145,10 +169,36 @@ func (t *Target) WriteAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+// flushBehind counts n bytes written and starts a background flush when
+// flushEvery bytes were written since the last one started and it is done.
+func (t *Target) flushBehind(n int) {
+	if t.kind == CharDevice {
+		return
+	}
+	t.unflushed += int64(n)
+	if t.unflushed < flushEvery || t.flushing.Load() {
+		return
+	}
+	t.unflushed = 0
+	t.flushing.Store(true)
+	t.flushes.Add(1)
+	go func() {
+		defer t.flushes.Done()
+		if err := t.f.Sync(); err != nil && t.flushErr == nil {
+			t.flushErr = err // only one flush runs at a time
+		}
+		t.flushing.Store(false)
+	}()
+}
+
 // Finish makes the written data durable: a regular file gets its final size
 // (size, or the image size given to OpenTarget if size < 0) and every target
 // but a character device is synced. Finish does not close the target.
 func (t *Target) Finish(size int64) error {
+	t.flushes.Wait()
+	if t.flushErr != nil {
+		return fmt.Errorf("synchronizing %s: %w", t.path, t.flushErr)
+	}
 	if size < 0 {
 		size = t.size
 	}
@@ -167,4 +217,7 @@ func (t *Target) Finish(size int64) error {
 }
 
 // Close closes the target.
-func (t *Target) Close() error { return t.f.Close() }
+func (t *Target) Close() error {
+	t.flushes.Wait()
+	return t.f.Close()
+}
