@@ -48,13 +48,7 @@ var codecs = [...]func(br *bufio.Reader) (codecReader, error){
 // else after the last member is trailing data.
 func newGzip(br *bufio.Reader) (codecReader, error) {
 	z := pgz.NewReader(br, runtime.GOMAXPROCS(0))
-	r := &placed{r: z, format: Gzip, trailing: pgz.ErrTrailingData, place: func(err error) (where, bool) {
-		e, ok := errors.AsType[*pgz.Error](err)
-		if !ok {
-			return where{}, false
-		}
-		return where{e.Offset, e.What, e.Unwrap()}, true
-	}}
+	r := &placed{r: z, format: Gzip, trailing: pgz.ErrTrailingData}
 	return codecReader{r: r, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
@@ -98,13 +92,7 @@ func (b bzip2Reader) Read(p []byte) (int, error) {
 // after the last stream.
 func newXZ(br *bufio.Reader) (codecReader, error) {
 	z := pxz.NewReader(br, runtime.GOMAXPROCS(0), uint32(min(maxWindow, math.MaxUint32)))
-	r := &placed{r: z, format: XZ, trailing: pxz.ErrTrailingData, place: func(err error) (where, bool) {
-		e, ok := errors.AsType[*pxz.Error](err)
-		if !ok {
-			return where{}, false
-		}
-		return where{e.Offset, e.What, e.Unwrap()}, true
-	}}
+	r := &placed{r: z, format: XZ, trailing: pxz.ErrTrailingData}
 	return codecReader{r: r, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
@@ -114,16 +102,13 @@ func newXZ(br *bufio.Reader) (codecReader, error) {
 type placed struct {
 	r        io.Reader
 	format   Format
-	trailing error                     // the codec's trailing-data error
-	place    func(error) (where, bool) // the codec's error, taken apart
+	trailing error // the codec's trailing-data error
 }
 
-// where is a decoder error taken apart: the offset of the failing structure,
-// what it is, and why it failed.
-type where struct {
-	offset int64
-	what   string
-	why    []error
+// placedError is the shape of those decoders' errors.
+type placedError interface {
+	error
+	Place() (offset int64, what string, why []error)
 }
 
 func (p *placed) Read(b []byte) (int, error) {
@@ -131,19 +116,19 @@ func (p *placed) Read(b []byte) (int, error) {
 	if err == nil || err == io.EOF {
 		return n, err
 	}
-	w, ok := p.place(err)
-	switch {
-	case !ok:
-	case errors.Is(err, p.trailing):
-		err = &Error{Format: p.format.String(), Offset: w.offset, Err: ErrTrailingData}
-	default:
-		msg := w.what
-		for _, why := range w.why {
-			msg += ": " + strings.TrimPrefix(why.Error(), p.format.String()+": ")
-		}
-		err = &Error{Format: p.format.String(), Offset: w.offset, Err: located{msg, err}}
+	e, ok := errors.AsType[placedError](err)
+	if !ok {
+		return n, err
 	}
-	return n, err
+	off, what, why := e.Place()
+	if errors.Is(err, p.trailing) {
+		return n, &Error{Format: p.format.String(), Offset: off, Err: ErrTrailingData}
+	}
+	msg := what
+	for _, w := range why {
+		msg += ": " + strings.TrimPrefix(w.Error(), p.format.String()+": ")
+	}
+	return n, &Error{Format: p.format.String(), Offset: off, Err: located{msg, err}}
 }
 
 // located is a codec's error without the offset, which our Error names.
@@ -196,13 +181,7 @@ func (l *lzmaReader) Read(p []byte) (int, error) {
 // the last frame is trailing data.
 func newZstd(br *bufio.Reader) (codecReader, error) {
 	z := pzstd.NewReader(br, uint64(maxWindow))
-	r := &placed{r: z, format: Zstd, trailing: pzstd.ErrTrailingData, place: func(err error) (where, bool) {
-		e, ok := errors.AsType[*pzstd.Error](err)
-		if !ok {
-			return where{}, false
-		}
-		return where{e.Offset, e.What, e.Unwrap()}, true
-	}}
+	r := &placed{r: z, format: Zstd, trailing: pzstd.ErrTrailingData}
 	return codecReader{r: r, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 

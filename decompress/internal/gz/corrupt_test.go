@@ -3,6 +3,7 @@ package gz
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -141,11 +142,20 @@ func TestErrorMessage(t *testing.T) {
 	gz[len(gz)-8] ^= 1 // the CRC-32 in the trailer
 	_, err := decode(gz)
 	var e *Error
-	if !errors.As(err, &e) || !errors.Is(err, ErrCorrupt) || e.Offset != 0 {
-		t.Fatal(err)
+	if !errors.As(err, &e) || !errors.Is(err, ErrCorrupt) || e.Offset != int64(len(gz)-8) {
+		t.Fatalf("%v: want a CRC error at the trailer, offset %d", err, len(gz)-8)
 	}
-	const want = "gzip: member at offset 0: corrupt data: CRC-32 mismatch"
+	want := fmt.Sprintf("gzip: member trailer at offset %d: corrupt data: CRC-32 mismatch", len(gz)-8)
 	if msg := err.Error(); len(msg) < len(want) || msg[:len(want)] != want {
 		t.Errorf("%q, want %q...", msg, want)
+	}
+
+	// A cut-off stream names the deflate block it ends in: past the
+	// first, before the cut.
+	big := compress(t, mixed(4<<20, 28), "gzip", "-6")
+	cut := len(big) * 2 / 3
+	_, err = decode(big[:cut])
+	if !errors.As(err, &e) || !errors.Is(err, io.ErrUnexpectedEOF) || e.What != "deflate block" || e.Offset <= 10 || e.Offset >= int64(cut) {
+		t.Errorf("cut at %d of %d: %v, want the deflate block the input ends in", cut, len(big), err)
 	}
 }

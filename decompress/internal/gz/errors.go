@@ -24,7 +24,7 @@ var (
 // offset. Truncation is reported with Kind io.ErrUnexpectedEOF.
 type Error struct {
 	Offset int64  // start of the failing member (or of the trailing data) in the compressed input
-	What   string // "member", "trailing data"
+	What   string // "member header", "deflate block", "member trailer", "member", "trailing data"
 	Kind   error  // ErrCorrupt, ErrUnsupported, ErrFormat, ErrTrailingData, io.ErrUnexpectedEOF; nil for an error of the underlying reader
 	Err    error  // detail, or nil
 }
@@ -38,6 +38,13 @@ func (e *Error) Error() string {
 		parts = append(parts, strings.TrimPrefix(e.Err.Error(), "gzip: "))
 	}
 	return fmt.Sprintf("gzip: %s at offset %d: %s", e.What, e.Offset, strings.Join(parts, ": "))
+}
+
+// Place returns where the failure is and why, for a caller that names the
+// offset itself: the compressed offset, what structure failed there, and
+// the errors Unwrap returns.
+func (e *Error) Place() (offset int64, what string, why []error) {
+	return e.Offset, e.What, e.Unwrap()
 }
 
 func (e *Error) Unwrap() []error {
@@ -66,8 +73,8 @@ type readError struct{ err error }
 func (r readError) Error() string { return r.err.Error() }
 func (r readError) Unwrap() error { return r.err }
 
-// memberErr places a decoder error at the member starting at off.
-func memberErr(off int64, err error) error {
+// memberErr places a decoder error at the structure (what) starting at off.
+func memberErr(off int64, what string, err error) error {
 	if err == errClosed {
 		return err
 	}
@@ -80,15 +87,15 @@ func memberErr(off int64, err error) error {
 	var u unsupportedError
 	switch {
 	case err == errTruncated:
-		return &Error{Offset: off, What: "member", Kind: io.ErrUnexpectedEOF}
+		return &Error{Offset: off, What: what, Kind: io.ErrUnexpectedEOF}
 	case errors.As(err, &c):
-		return &Error{Offset: off, What: "member", Kind: ErrCorrupt, Err: err}
+		return &Error{Offset: off, What: what, Kind: ErrCorrupt, Err: err}
 	case errors.As(err, &u):
-		return &Error{Offset: off, What: "member", Kind: ErrUnsupported, Err: err}
+		return &Error{Offset: off, What: what, Kind: ErrUnsupported, Err: err}
 	case errors.As(err, &re):
-		return &Error{Offset: off, What: "member", Err: re.err}
+		return &Error{Offset: off, What: what, Err: re.err}
 	}
-	return &Error{Offset: off, What: "member", Err: err}
+	return &Error{Offset: off, What: what, Err: err}
 }
 
 type unsupportedError string

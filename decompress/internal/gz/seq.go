@@ -115,17 +115,19 @@ func (s *seqDecoder) decode() error {
 		s.memberOff = off
 		d.winStart, s.crcPos, s.crc, s.size = d.op, d.op, 0, 0
 		for final := false; !final; {
+			blockOff := d.bitOffset() / 8
 			final, err = d.block()
 			if d.overrun() {
 				err = errTruncated
 			}
 			if err != nil {
-				return memberErr(s.memberOff, err)
+				return memberErr(blockOff, "deflate block", err)
 			}
 		}
 		s.sum()
+		trailerOff := (d.bitOffset() + 7) / 8
 		if err := d.trailer(s.crc, s.size); err != nil {
-			return memberErr(s.memberOff, err)
+			return memberErr(trailerOff, "member trailer", err)
 		}
 		s.goodOp = d.op
 	}
@@ -161,5 +163,5 @@ func headerErr(off int64, first bool, err error) error {
 		}
 		return &Error{Offset: off, What: "trailing data", Kind: ErrTrailingData}
 	}
-	return memberErr(off, err)
+	return memberErr(off, "member header", err)
 }

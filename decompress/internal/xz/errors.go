@@ -43,6 +43,13 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("xz: %s at offset %d: %s", e.What, e.Offset, strings.Join(parts, ": "))
 }
 
+// Place returns where the failure is and why, for a caller that names the
+// offset itself: the compressed offset, what structure failed there, and
+// the errors Unwrap returns.
+func (e *Error) Place() (offset int64, what string, why []error) {
+	return e.Offset, e.What, e.Unwrap()
+}
+
 func (e *Error) Unwrap() []error {
 	var errs []error
 	if e.Kind != nil {
