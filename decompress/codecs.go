@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	pbzip2 "github.com/bmap-tools/bmap/decompress/internal/bzip2"
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	pgz "github.com/bmap-tools/bmap/decompress/internal/gz"
 	pxz "github.com/bmap-tools/bmap/decompress/internal/xz"
 	pzstd "github.com/bmap-tools/bmap/decompress/internal/zstd"
@@ -105,30 +106,23 @@ type placed struct {
 	trailing error // the codec's trailing-data error
 }
 
-// placedError is the shape of those decoders' errors.
-type placedError interface {
-	error
-	Place() (offset int64, what string, why []error)
-}
-
 func (p *placed) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	if err == nil || err == io.EOF {
 		return n, err
 	}
-	e, ok := errors.AsType[placedError](err)
+	e, ok := errors.AsType[*fault.Error](err)
 	if !ok {
 		return n, err
 	}
-	off, what, why := e.Place()
 	if errors.Is(err, p.trailing) {
-		return n, &Error{Format: p.format.String(), Offset: off, Err: ErrTrailingData}
+		return n, &Error{Format: p.format.String(), Offset: e.Offset, Err: ErrTrailingData}
 	}
-	msg := what
-	for _, w := range why {
-		msg += ": " + strings.TrimPrefix(w.Error(), p.format.String()+": ")
+	msg := e.What
+	for _, why := range e.Unwrap() {
+		msg += ": " + strings.TrimPrefix(why.Error(), e.Format+": ")
 	}
-	return n, &Error{Format: p.format.String(), Offset: off, Err: located{msg, err}}
+	return n, &Error{Format: p.format.String(), Offset: e.Offset, Err: located{msg, err}}
 }
 
 // located is a codec's error without the offset, which our Error names.

@@ -2,9 +2,9 @@ package gz
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"strings"
+
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
 // Errors, wrapped in an *Error that tells where.
@@ -20,43 +20,13 @@ var (
 	ErrTrailingData = errors.New("gzip: trailing data after the last member")
 )
 
-// An Error is a failure in the member starting at a compressed byte
-// offset. Truncation is reported with Kind io.ErrUnexpectedEOF.
-type Error struct {
-	Offset int64  // start of the failing member (or of the trailing data) in the compressed input
-	What   string // "member header", "deflate block", "member trailer", "member", "trailing data"
-	Kind   error  // ErrCorrupt, ErrUnsupported, ErrFormat, ErrTrailingData, io.ErrUnexpectedEOF; nil for an error of the underlying reader
-	Err    error  // detail, or nil
-}
+// An Error is a failure at a compressed byte offset (What: "member header", "deflate block", "member trailer", "member", "trailing data"),
+// shared with our other decoders. Truncation is reported with Kind
+// io.ErrUnexpectedEOF.
+type Error = fault.Error
 
-func (e *Error) Error() string {
-	var parts []string
-	if e.Kind != nil {
-		parts = append(parts, strings.TrimPrefix(e.Kind.Error(), "gzip: "))
-	}
-	if e.Err != nil {
-		parts = append(parts, strings.TrimPrefix(e.Err.Error(), "gzip: "))
-	}
-	return fmt.Sprintf("gzip: %s at offset %d: %s", e.What, e.Offset, strings.Join(parts, ": "))
-}
-
-// Place returns where the failure is and why, for a caller that names the
-// offset itself: the compressed offset, what structure failed there, and
-// the errors Unwrap returns.
-func (e *Error) Place() (offset int64, what string, why []error) {
-	return e.Offset, e.What, e.Unwrap()
-}
-
-func (e *Error) Unwrap() []error {
-	var errs []error
-	if e.Kind != nil {
-		errs = append(errs, e.Kind)
-	}
-	if e.Err != nil {
-		errs = append(errs, e.Err)
-	}
-	return errs
-}
+// codec names the format in Error's messages.
+const codec = "gzip"
 
 // errTruncated is the detail-free marker the decoder uses for the end of
 // the input; memberErr turns it into Kind io.ErrUnexpectedEOF.
@@ -87,15 +57,15 @@ func memberErr(off int64, what string, err error) error {
 	var u unsupportedError
 	switch {
 	case err == errTruncated:
-		return &Error{Offset: off, What: what, Kind: io.ErrUnexpectedEOF}
+		return &Error{Format: codec, Offset: off, What: what, Kind: io.ErrUnexpectedEOF}
 	case errors.As(err, &c):
-		return &Error{Offset: off, What: what, Kind: ErrCorrupt, Err: err}
+		return &Error{Format: codec, Offset: off, What: what, Kind: ErrCorrupt, Err: err}
 	case errors.As(err, &u):
-		return &Error{Offset: off, What: what, Kind: ErrUnsupported, Err: err}
+		return &Error{Format: codec, Offset: off, What: what, Kind: ErrUnsupported, Err: err}
 	case errors.As(err, &re):
-		return &Error{Offset: off, What: what, Err: re.err}
+		return &Error{Format: codec, Offset: off, What: what, Err: re.err}
 	}
-	return &Error{Offset: off, What: what, Err: err}
+	return &Error{Format: codec, Offset: off, What: what, Err: err}
 }
 
 type unsupportedError string

@@ -159,9 +159,9 @@ func (s *seqDecoder) run(r io.Reader) {
 func headerErr(off int64, first bool, err error) error {
 	if _, ok := err.(headerError); ok {
 		if first {
-			return &Error{Offset: off, What: "member", Kind: ErrFormat}
+			return &Error{Format: codec, Offset: off, What: "member", Kind: ErrFormat}
 		}
-		return &Error{Offset: off, What: "trailing data", Kind: ErrTrailingData}
+		return &Error{Format: codec, Offset: off, What: "trailing data", Kind: ErrTrailingData}
 	}
 	return memberErr(off, "member header", err)
 }

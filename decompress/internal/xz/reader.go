@@ -196,22 +196,22 @@ func (x *Reader) streamHeader() error {
 	if len(h) < streamHdrSz {
 		k := min(len(h), len(headerMagic))
 		if x.first && string(h[:k]) != headerMagic[:k] {
-			return &Error{Offset: off, What: what, Kind: ErrFormat}
+			return &Error{Format: codec, Offset: off, What: what, Kind: ErrFormat}
 		}
 		return inputErr(off, what, err)
 	}
 	x.in.discard(streamHdrSz)
 	if string(h[:6]) != headerMagic {
-		return &Error{Offset: off, What: what, Kind: ErrFormat}
+		return &Error{Format: codec, Offset: off, What: what, Kind: ErrFormat}
 	}
 	if crc32.ChecksumIEEE(h[6:8]) != binary.LittleEndian.Uint32(h[8:]) {
 		return corrupt(off, what, "CRC32 mismatch")
 	}
 	if h[6] != 0 || h[7]&0xf0 != 0 {
-		return &Error{Offset: off, What: what, Kind: ErrUnsupported, Err: errHeaderFlags}
+		return &Error{Format: codec, Offset: off, What: what, Kind: ErrUnsupported, Err: errHeaderFlags}
 	}
 	if !checkSupported(h[7]) {
-		return &Error{Offset: off, What: what, Kind: ErrUnsupported, Err: xzdec.ErrUnsupportedCheck}
+		return &Error{Format: codec, Offset: off, What: what, Kind: ErrUnsupported, Err: xzdec.ErrUnsupportedCheck}
 	}
 	x.flags = [2]byte{h[6], h[7]}
 	x.check = h[7]
@@ -254,7 +254,7 @@ func (x *Reader) block() (job ordered.Job, ok bool, err error) {
 		if err == errHeaderFlags {
 			kind = ErrUnsupported
 		}
-		return job, false, &Error{Offset: off, What: what, Kind: kind, Err: err}
+		return job, false, &Error{Format: codec, Offset: off, What: what, Kind: kind, Err: err}
 	}
 	cs := uint64(checkSize[x.check])
 	max := uint64(x.cfg.maxJob)
@@ -542,7 +542,7 @@ func (x *Reader) padding() error {
 		}
 		k := min(len(b), len(headerMagic))
 		if string(b[:k]) != headerMagic[:k] {
-			return &Error{Offset: off, What: what, Kind: ErrTrailingData}
+			return &Error{Format: codec, Offset: off, What: what, Kind: ErrTrailingData}
 		}
 		x.state = stHeader
 		x.first = false

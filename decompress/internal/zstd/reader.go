@@ -215,7 +215,7 @@ func (z *Reader) Read(p []byte) (int, error) {
 		z.holding = true
 		if c.check {
 			if got := uint32(z.h.Sum64()); got != c.sum {
-				z.err = &Error{Offset: c.checkOff, What: "checksum", Kind: ErrCorrupt,
+				z.err = &Error{Format: codec, Offset: c.checkOff, What: "checksum", Kind: ErrCorrupt,
 					Err: fmt.Errorf("content checksum %08x, computed %08x", c.sum, got)}
 				continue
 			}

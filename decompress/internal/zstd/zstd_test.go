@@ -429,7 +429,7 @@ func TestDictionary(t *testing.T) {
 }
 
 func TestErrorString(t *testing.T) {
-	e := &Error{Offset: 12345, What: "block", Kind: ErrCorrupt, Err: errBlock("match offset 70000 beyond window")}
+	e := &Error{Format: codec, Offset: 12345, What: "block", Kind: ErrCorrupt, Err: errBlock("match offset 70000 beyond window")}
 	if got, want := e.Error(), "zstd: block at offset 12345: corrupt data: match offset 70000 beyond window"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
