@@ -8,10 +8,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/bmap-tools/bmap/bmap"
 )
@@ -272,6 +274,8 @@ func fuzzOne(t *testing.T, seed uint64, size, bs uint16, bufPages, nbuf uint8, s
 // are reported verified must be those of a sequential copy.
 func TestCopyLanes(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(maxLanes))
+	defer func(n int) { openLanes = n }(openLanes)
+	openLanes = maxLanes
 	rng := rand.New(rand.NewPCG(7, 8))
 	img := randomImage(rng, 300*4096+123)
 	var ranges [][2]int64
@@ -319,5 +323,60 @@ func TestCopyLanes(t *testing.T) {
 	_, err := Copy(context.Background(), newMemDest(int64(len(img))), bytes.NewReader(bad), m, Options{BufferSize: 4096, Buffers: 3})
 	if ce, ok := errors.AsType[*bmap.ChecksumError](err); !ok || ce.Range.First != r.First {
 		t.Errorf("corrupt range %d-%d: err = %v, want its checksum error", r.First, r.Last, err)
+	}
+}
+
+// orderDest is an io.WriterAt that keeps the data and the offsets written,
+// in order, each write taking delay.
+type orderDest struct {
+	mu    sync.Mutex
+	data  []byte
+	offs  []int64
+	delay time.Duration
+}
+
+func (d *orderDest) WriteAt(p []byte, off int64) (int, error) {
+	time.Sleep(d.delay)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	copy(d.data[off:], p)
+	d.offs = append(d.offs, off)
+	return len(p), nil
+}
+
+// inOrder reports whether the writes went in ascending order.
+func (d *orderDest) inOrder() bool {
+	return slices.IsSorted(d.offs)
+}
+
+// TestCopyLanesOnDemand copies a raw image (a random-access source) into a
+// destination faster than hashing, where more lanes open and ranges are
+// written in turns, and into a slow one, where the copy stays on one lane
+// and writes in the image's order.
+func TestCopyLanesOnDemand(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(maxLanes))
+	rng := rand.New(rand.NewPCG(11, 12))
+	img := randomImage(rng, 32<<20)
+	var ranges [][2]int64
+	for first := int64(0); first+1024 < int64(len(img))/4096; first += 1024 {
+		ranges = append(ranges, [2]int64{first, first + 1000})
+	}
+	m := makeMap(img, 4096, ranges)
+	want := reference(img, m)
+	for _, tc := range []struct {
+		name    string
+		delay   time.Duration
+		inOrder bool
+	}{{"fast destination", 0, false}, {"slow destination", time.Millisecond, true}} {
+		d := &orderDest{data: make([]byte, len(img)), delay: tc.delay}
+		if _, err := Copy(context.Background(), d, bytes.NewReader(img), m, Options{BufferSize: 64 << 10, Buffers: 4}); err != nil {
+			t.Fatalf("%s: Copy: %v", tc.name, err)
+		}
+		if !bytes.Equal(d.data, want.data) {
+			t.Fatalf("%s: destination differs from the reference copy", tc.name)
+		}
+		if d.inOrder() != tc.inOrder {
+			t.Errorf("%s: writes in the image's order: %v, want %v (lanes open only when hashing lags)", tc.name, d.inOrder(), tc.inOrder)
+		}
 	}
 }

@@ -15,12 +15,14 @@
 //	   ═► write: dst.WriteAt(buf, offset), then give the buffer back to read
 //
 // A random-access source (an io.ReaderAt and io.Seeker, such as a raw image
-// file) runs up to GOMAXPROCS lanes (at most 4) instead of one: each lane
+// file) may run up to GOMAXPROCS lanes (at most 4) instead of one: each lane
 // reads its own range with ReadAt, a buffer at a time, taking turns with the
 // others, and has its own hash goroutine, so several ranges are hashed at
-// once (on a raw image SHA-256 is the bottleneck); the one write stage takes
-// the chunks of all lanes. Options.Verified still sees the ranges in map
-// order, and the source's size is checked before anything is read.
+// once; the one write stage takes the chunks of all lanes. The copy starts
+// with one lane and opens more only while hashing is what holds it back (a
+// destination faster than SHA-256), so a slow destination is written in the
+// image's order. Options.Verified still sees the ranges in map order, and
+// the source's size is checked before anything is read.
 //
 // The first error cancels every stage and Copy returns it after all stages
 // have stopped. Decoding, hashing and writing overlap, so a copy takes about
