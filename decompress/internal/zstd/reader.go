@@ -40,11 +40,13 @@
 // Measured on a shared 2-core VM (noisy: figures vary by 10-20 %), on
 // a 4 GiB ext4 image (1.29 GB of data, 3.05 GB of zeros in 11 runs)
 // compressed by zstd -3 (363 MB, 2 MiB window, 64 M sequences):
-// decoding it alone (BenchmarkDecode with BMAP_BENCH_ZST) takes 1.7-2.0 s
-// wall, 1.8-1.9 s CPU (klauspost/compress/zstd, one goroutine: 2.3-2.9
-// s); on one core (GOMAXPROCS=1) 1.63 s (klauspost 2.4 s). The decoding
-// goroutine spends about 70 % of its time executing sequences (the rest:
-// Huffman literals 10 %, tables, input); Read about 0.3 s, mostly
+// decoding it alone (BenchmarkDecodeFiles in package decompress) takes
+// 1.40-1.46 s wall, 1.7 s CPU, and 1.50-1.72 s on one core (GOMAXPROCS=1;
+// klauspost/compress/zstd, one goroutine: 2.3-2.9 s on two, 2.4 s on one;
+// before sequences were copied through unsafe pointers, ours took 1.66 and
+// 1.75 s). The decoding goroutine spends about 70 % of its time executing
+// sequences (the rest: Huffman literals 10 %, tables, input); Read about
+// 0.3 s, mostly
 // hashing (runs of zeros are hashed lane-wise without touching memory,
 // checksum.go). BenchmarkDecode, MB/s of output, ours vs klauspost: the
 // image 2490 vs 1940; a 64 MiB sparse sample (pieces of /usr files,
