@@ -48,17 +48,9 @@ var codecs = [...]func(br *bufio.Reader) (codecReader, error){
 // inflating overlaps hashing and writing. Concatenated members; anything
 // else after the last member is trailing data.
 func newGzip(br *bufio.Reader) (codecReader, error) {
-	z := pgz.NewReader(br, runtime.GOMAXPROCS(0))
+	z := pgz.NewReader(br)
 	r := &placed{r: z, format: Gzip, trailing: pgz.ErrTrailingData}
 	return codecReader{r: r, close: func() { z.Close() }, offset: z.InputOffset}, nil
-}
-
-// noEOF turns io.EOF inside a header into io.ErrUnexpectedEOF.
-func noEOF(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 // bzip2: our block-parallel decoder and block decoder (internal/bzip2), on

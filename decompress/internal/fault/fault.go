@@ -7,6 +7,7 @@ package fault
 
 import (
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -31,6 +32,16 @@ func (e *Error) Error() string {
 		parts = append(parts, strings.TrimPrefix(e.Err.Error(), prefix))
 	}
 	return fmt.Sprintf("%s%s at offset %d: %s", prefix, e.What, e.Offset, strings.Join(parts, ": "))
+}
+
+// Input reports an error of a decoder's input at off, in the structure
+// what: the end of the input (truncation: Kind io.ErrUnexpectedEOF) or an
+// error of the underlying reader.
+func Input(format string, off int64, what string, err error) *Error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return &Error{Format: format, Offset: off, What: what, Kind: io.ErrUnexpectedEOF}
+	}
+	return &Error{Format: format, Offset: off, What: what, Err: err}
 }
 
 // Unwrap returns Kind and Err, those that are set.

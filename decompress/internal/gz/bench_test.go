@@ -27,7 +27,7 @@ func BenchmarkDecode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		z := NewReader(bytes.NewReader(gz), 1)
+		z := NewReader(bytes.NewReader(gz))
 		n, err := io.Copy(io.Discard, z)
 		z.Close()
 		if err != nil {
@@ -49,7 +49,7 @@ func BenchmarkDecode(b *testing.B) {
 					if dec == "klauspost" {
 						r = mustKlauspost(b, in.gz)
 					} else {
-						z := NewReader(bytes.NewReader(in.gz), 1)
+						z := NewReader(bytes.NewReader(in.gz))
 						defer z.Close()
 						r = z
 					}

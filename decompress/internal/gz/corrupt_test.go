@@ -99,7 +99,7 @@ func TestTrailingData(t *testing.T) {
 func TestInputOffset(t *testing.T) {
 	data := mixed(3<<20, 25)
 	gz := compress(t, data, "gzip", "-6")
-	z := NewReader(bytes.NewReader(gz), 2)
+	z := NewReader(bytes.NewReader(gz))
 	defer z.Close()
 	if _, err := io.Copy(io.Discard, z); err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestClose(t *testing.T) {
 	data := mixed(8<<20, 26)
 	gz := compress(t, data, "pigz", "-6", "-p2")
 	for _, n := range []int{0, 1, 100000} {
-		z := NewReader(bytes.NewReader(gz), 1)
+		z := NewReader(bytes.NewReader(gz))
 		io.CopyN(io.Discard, z, int64(n))
 		z.Close()
 		z.Close()

@@ -86,7 +86,7 @@ func compress(t testing.TB, data []byte, name string, args ...string) []byte {
 
 // decode decodes all of gz with our Reader.
 func decode(gz []byte) ([]byte, error) {
-	z := NewReader(bytes.NewReader(gz), 1)
+	z := NewReader(bytes.NewReader(gz))
 	defer z.Close()
 	return io.ReadAll(z)
 }

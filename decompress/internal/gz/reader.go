@@ -26,9 +26,9 @@ type Reader struct {
 }
 
 // NewReader returns a Reader decoding r: one goroutine decodes while the
-// caller reads. workers is ignored (reserved: decoding is sequential; see
-// the package doc). Errors are returned by Read.
-func NewReader(r io.Reader, workers int) *Reader {
+// caller reads (decoding is sequential; see the package doc). Errors are
+// returned by Read.
+func NewReader(r io.Reader) *Reader {
 	z := &Reader{ch: make(chan chunk, seqBufs), done: make(chan struct{})}
 	s := newSeqDecoder(z.ch, z.done, seqBufs, seqChunk)
 	z.wg.Add(1)

@@ -3,7 +3,6 @@ package xz
 import (
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	xzdec "github.com/therootcompany/xz"
@@ -34,10 +33,7 @@ const codec = "xz"
 // inputErr reports an error of the input layer: the end of the input
 // (truncation) or an error of the underlying reader.
 func inputErr(off int64, what string, err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return &Error{Format: codec, Offset: off, What: what, Kind: io.ErrUnexpectedEOF}
-	}
-	return &Error{Format: codec, Offset: off, What: what, Err: err}
+	return fault.Input(codec, off, what, err)
 }
 
 func corrupt(off int64, what string, format string, args ...any) error {
