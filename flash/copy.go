@@ -103,9 +103,13 @@ func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt 
 	c.ctx, c.cancel = context.WithCancelCause(ctx)
 	defer c.cancel(nil)
 
+	// The buffers are released when Copy returns, after every stage has
+	// stopped.
+	bufs, release := pipelineBuffers(opt.Buffers, opt.BufferSize)
+	defer release()
 	free := make(chan []byte, opt.Buffers)
-	for range opt.Buffers {
-		free <- alignedBuffer(opt.BufferSize)
+	for _, b := range bufs {
+		free <- b
 	}
 	// One lane (read in order, hash, write) for a stream; for a
 	// random-access source, more lanes open when hashing holds the copy

@@ -5,7 +5,8 @@
 // before, in package decompress) and a block map that the caller already
 // trusts (parsed, its own checksum and signature checked). Three stages run
 // in their own goroutines, joined by channels over a fixed set of reusable,
-// page-aligned buffers, so memory is bounded whatever the image size:
+// page-aligned buffers (on Linux, one mapping backed by transparent huge
+// pages: see hugeSlab), so memory is bounded whatever the image size:
 //
 //	read:  for each range, skip the hole before it (Seek on a seekable
 //	       source, read and drop on a stream), then io.ReadFull the range's

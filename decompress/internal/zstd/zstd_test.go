@@ -207,7 +207,7 @@ func firstDiff(a, b []byte) int {
 
 func TestSmoke(t *testing.T) {
 	data := text(100000)
-	comp := compress(t, "text", data, "zstd")
+	comp := compress(t, "smoke", data, "zstd")
 	checkSame(t, "text", comp, data)
 }
 
