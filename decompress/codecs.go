@@ -100,21 +100,33 @@ type placed struct {
 
 func (p *placed) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
+	return n, p.place(err)
+}
+
+// Discard skips n bytes with the codec's own Discard (zstd's skips runs of
+// zeros without writing them), or by reading them into scratch.
+func (p *placed) Discard(n int, scratch []byte) (int, error) {
+	k, err := discard(p.r, n, scratch)
+	return k, p.place(err)
+}
+
+// place maps a codec error that names its offset to an *Error.
+func (p *placed) place(err error) error {
 	if err == nil || err == io.EOF {
-		return n, err
+		return err
 	}
 	e, ok := errors.AsType[*fault.Error](err)
 	if !ok {
-		return n, err
+		return err
 	}
 	if errors.Is(err, p.trailing) {
-		return n, &Error{Format: p.format.String(), Offset: e.Offset, Err: ErrTrailingData}
+		return &Error{Format: p.format.String(), Offset: e.Offset, Err: ErrTrailingData}
 	}
 	msg := e.What
 	for _, why := range e.Unwrap() {
 		msg += ": " + strings.TrimPrefix(why.Error(), e.Format+": ")
 	}
-	return n, &Error{Format: p.format.String(), Offset: e.Offset, Err: located{msg, err}}
+	return &Error{Format: p.format.String(), Offset: e.Offset, Err: located{msg, err}}
 }
 
 // located is a codec's error without the offset, which our Error names.

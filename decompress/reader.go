@@ -77,6 +77,9 @@ type Reader struct {
 
 	inOff atomic.Int64 // offset() as of the last Read, for InputOffset
 	err   error
+
+	skip    func(n int) (int, error) // Discard of the codec's output; nil: discard(out)
+	scratch []byte                   // for what Discard has to read
 }
 
 // Kind returns the detected format and whether the image was a tar member.
@@ -117,6 +120,67 @@ func (r *Reader) Read(p []byte) (int, error) {
 		r.err = r.wrap(err)
 	}
 	return n, r.err
+}
+
+// Discard skips the next n bytes of the image, as Read would return them,
+// and returns how many it skipped: fewer than n only with the error Read
+// would have returned (io.EOF at the end, once the integrity checks ran).
+// A caller that skips the holes of a disk image saves copying them: zstd
+// skips them without writing them anywhere, the other codecs' output is
+// read into a small buffer of the Reader's that stays in the CPU's cache.
+func (r *Reader) Discard(n int) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.scratch == nil {
+		r.scratch = make([]byte, scratchSize)
+	}
+	var k int
+	var err error
+	if r.skip != nil {
+		k, err = r.skip(n)
+	} else {
+		k, err = discard(r.out, n, r.scratch)
+	}
+	if err == io.EOF && r.finish != nil {
+		if err = r.finish(); err == nil {
+			err = io.EOF
+		}
+	}
+	r.inOff.Store(r.offset())
+	if err != nil {
+		r.err = r.wrap(err)
+	}
+	return k, r.err
+}
+
+// A discarder skips output without handing it over; the scratch buffer is
+// for one that has to read what it skips.
+type discarder interface {
+	Discard(n int, scratch []byte) (int, error)
+}
+
+// discard skips n bytes of r: with its own Discard if it has one (a
+// *zstd.Reader, or a layer of ours over it), else by reading them into
+// scratch. Fewer than n only with an error.
+func discard(r io.Reader, n int, scratch []byte) (int, error) {
+	switch d := r.(type) {
+	case discarder:
+		return d.Discard(n, scratch)
+	case interface{ Discard(int) (int, error) }:
+		if _, buffered := r.(*bufio.Reader); !buffered { // bufio's refills 4 KiB at a time
+			return d.Discard(n)
+		}
+	}
+	done := 0
+	for done < n {
+		k, err := r.Read(scratch[:min(n-done, len(scratch))])
+		done += k
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 // Close releases the decoder. It does not close the underlying reader, and
@@ -195,6 +259,15 @@ func (l *labelled) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Discard skips n bytes of the codec's output (see discard).
+func (l *labelled) Discard(n int, scratch []byte) (int, error) {
+	k, err := discard(l.r, n, scratch)
+	if err != nil && err != io.EOF {
+		err = l.label(err)
+	}
+	return k, err
+}
+
 func (l *labelled) label(err error) error {
 	var e *Error
 	if errors.As(err, &e) || err == ErrClosed {
@@ -204,10 +277,11 @@ func (l *labelled) label(err error) error {
 }
 
 const (
-	srcBufSize  = 1 << 20 // compressed-side buffer, as measured in golibs.md
-	peekSize    = 512     // enough for a tar header
-	outBufSize  = 4096    // decoded-side buffer; large reads bypass it
-	memberLimit = 64      // ignored archive members named in a note
+	srcBufSize  = 1 << 20  // compressed-side buffer, as measured in golibs.md
+	peekSize    = 512      // enough for a tar header
+	outBufSize  = 4096     // decoded-side buffer; large reads bypass it
+	scratchSize = 64 << 10 // what Discard reads into: big for few calls, small for the L2 cache
+	memberLimit = 64       // ignored archive members named in a note
 )
 
 // NewReader detects how r is compressed and returns a Reader of the raw
@@ -302,6 +376,20 @@ func (z *Reader) open(r io.Reader, name string) error {
 		}
 	}
 	z.out = db
+	if f != Raw {
+		// Skip what db holds, then the codec's output past it.
+		z.skip = func(n int) (int, error) {
+			k, _ := db.Discard(min(n, db.Buffered()))
+			if k == n {
+				return k, nil
+			}
+			if _, err := db.Read(nil); err != nil { // an error db kept
+				return k, err
+			}
+			m, err := discard(dec, n-k, z.scratch)
+			return k + m, err
+		}
+	}
 	return nil
 }
 

@@ -57,6 +57,19 @@ type Stats struct {
 	ReadTime, HashTime, WriteTime time.Duration
 }
 
+// A Discarder skips the next n bytes of a stream, as bufio.Reader.Discard
+// does: it returns how many it skipped, fewer than n only with an error. A
+// source that is not an io.Seeker but a Discarder (such as a
+// *decompress.Reader) has its holes skipped with Discard instead of read
+// into the pipeline's buffers, which saves copying them.
+type Discarder interface {
+	Discard(n int) (discarded int, err error)
+}
+
+// discardStep is how many bytes of a hole one Discard call skips, so that
+// progress moves and a cancel is seen during a long hole.
+const discardStep = 4 << 20
+
 // ErrOrder is returned (wrapped) when a map's ranges are not in ascending
 // order and the source is a stream that cannot go back.
 var ErrOrder = errors.New("flash: ranges out of ascending order on a stream")
@@ -311,6 +324,22 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 			}
 			pos = to
 			c.opt.Progress.ImageBytes.Store(pos)
+			return nil
+		}
+		if d, ok := c.src.(Discarder); ok {
+			for pos < to {
+				if err := c.ctx.Err(); err != nil {
+					return context.Cause(c.ctx)
+				}
+				t := time.Now()
+				n, err := d.Discard(int(min(to-pos, discardStep)))
+				c.stats.ReadTime += time.Since(t)
+				pos += int64(n)
+				c.opt.Progress.ImageBytes.Store(pos)
+				if err != nil {
+					return c.readError(err, pos)
+				}
+			}
 			return nil
 		}
 		buf, err := getBuf()

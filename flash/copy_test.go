@@ -1,6 +1,7 @@
 package flash
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -77,6 +78,23 @@ func randomImage(rng *rand.Rand, size int) []byte {
 // stream hides Seek, so Copy must discard holes.
 type stream struct{ io.Reader }
 
+// discarder is a stream with a Discard method, like a *decompress.Reader:
+// it counts the bytes Read returns.
+type discarder struct {
+	*bufio.Reader
+	read int
+}
+
+func newDiscarder(b []byte) *discarder {
+	return &discarder{Reader: bufio.NewReader(stream{bytes.NewReader(b)})}
+}
+
+func (d *discarder) Read(p []byte) (int, error) {
+	n, err := d.Reader.Read(p)
+	d.read += n
+	return n, err
+}
+
 func TestCopyMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	img := randomImage(rng, 10*4096+1000) // partial last block
@@ -88,6 +106,7 @@ func TestCopyMatchesReference(t *testing.T) {
 		"onebyte":  func() io.Reader { return iotest.OneByteReader(bytes.NewReader(img)) },
 		"half":     func() io.Reader { return iotest.HalfReader(bytes.NewReader(img)) },
 		"dataerr":  func() io.Reader { return iotest.DataErrReader(bytes.NewReader(img)) },
+		"discard":  func() io.Reader { return newDiscarder(img) },
 	}
 	for name, src := range readers {
 		for _, bufSize := range []int{4096, 8192, 1 << 20} {
@@ -103,6 +122,26 @@ func TestCopyMatchesReference(t *testing.T) {
 				t.Errorf("%s/%d: stats %+v", name, bufSize, st)
 			}
 		}
+	}
+}
+
+// TestCopyDiscardsHoles: a stream that can Discard has its holes skipped
+// with it, so only the mapped bytes are read (and one more Read sees the
+// end); a Discarder that ends early is a short image.
+func TestCopyDiscardsHoles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	img := randomImage(rng, 40*4096)
+	m := makeMap(img, 4096, [][2]int64{{1, 2}, {10, 10}, {30, 33}})
+	src := newDiscarder(img)
+	if _, err := Copy(context.Background(), newMemDest(int64(len(img))), src, m, Options{BufferSize: 8192}); err != nil {
+		t.Fatal(err)
+	}
+	if want := m.MappedBlocksCount * 4096; int64(src.read) != want {
+		t.Errorf("Copy read %d bytes of a Discarder, want the %d mapped bytes: holes were read, not discarded", src.read, want)
+	}
+	_, err := Copy(context.Background(), newMemDest(int64(len(img))), newDiscarder(img[:20*4096]), m, Options{})
+	if se, ok := errors.AsType[*ShortImageError](err); !ok || se.Got != 20*4096 {
+		t.Errorf("Copy of a Discarder ending in a hole at byte %d: %v, want a ShortImageError there", 20*4096, err)
 	}
 }
 

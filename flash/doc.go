@@ -9,8 +9,8 @@
 // pages: see hugeSlab), so memory is bounded whatever the image size:
 //
 //	read:  for each range, skip the hole before it (Seek on a seekable
-//	       source, read and drop on a stream), then io.ReadFull the range's
-//	       bytes into free buffers
+//	       source, Discard on a Discarder, else read and drop), then
+//	       io.ReadFull the range's bytes into free buffers
 //	   ═► hash: feed the range's hash; after the range's last byte compare
 //	       it with the bmap and stop on a mismatch (a *bmap.ChecksumError)
 //	   ═► write: dst.WriteAt(buf, offset), then give the buffer back to read

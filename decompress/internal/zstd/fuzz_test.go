@@ -9,7 +9,8 @@ import (
 	kzstd "github.com/klauspost/compress/zstd"
 )
 
-// FuzzReader decodes arbitrary input: it must never panic, and when
+// FuzzReader decodes arbitrary input: it must never panic, skipping parts
+// with Discard must end as reading them does, and when
 // klauspost/compress/zstd decodes the input, the output must be the same.
 func FuzzReader(f *testing.F) {
 	f.Add([]byte{})
@@ -31,6 +32,9 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("error %v (%T) is not an *Error", err, err)
 			}
 		}
+		if len(got) < limit {
+			skimLike(t, in, got, err)
+		}
 		d, kerr := kzstd.NewReader(bytes.NewReader(in), kzstd.WithDecoderConcurrency(1),
 			kzstd.WithDecoderMaxWindow(8<<20), kzstd.WithDecoderMaxMemory(64<<20))
 		if kerr != nil {
@@ -51,4 +55,36 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("output differs from klauspost's (%d vs %d bytes) at %d", len(got), len(want), firstDiff(got, want))
 		}
 	})
+}
+
+// skimLike decodes in again, skipping and reading in turns, and checks
+// that the bytes read are those of got (the whole output read with Read)
+// and that it ends where and as reading did (readErr).
+func skimLike(t *testing.T, in, got []byte, readErr error) {
+	z := NewReader(bytes.NewReader(in), 8<<20)
+	defer z.Close()
+	pos, step := 0, 1+len(in)%5000
+	for i := 0; ; i++ {
+		var n int
+		var err error
+		if i%2 == 0 {
+			n, err = z.Discard(step * (i%7 + 1))
+		} else {
+			buf := make([]byte, step)
+			n, err = z.Read(buf)
+			if pos+n > len(got) || !bytes.Equal(buf[:n], got[pos:pos+n]) {
+				t.Fatalf("bytes %d-%d read after discards differ from those read alone", pos, pos+n)
+			}
+		}
+		pos += n
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			if (err == nil) != (readErr == nil) || pos != len(got) {
+				t.Fatalf("skimming ended at %d with %v, reading at %d with %v", pos, err, len(got), readErr)
+			}
+			return
+		}
+	}
 }

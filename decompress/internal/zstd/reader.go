@@ -166,75 +166,127 @@ func NewReader(r io.Reader, maxWindow uint64) *Reader {
 // chunk).
 func (z *Reader) Read(p []byte) (int, error) {
 	for {
-		select {
-		case <-z.done:
+		if z.closed() {
 			return 0, ErrClosed
-		default:
 		}
 		if len(z.cur) > 0 {
 			n := copy(p, z.cur)
-			z.cur = z.cur[n:]
-			if len(z.cur) == 0 && z.zeros == 0 {
-				z.off.Store(z.curEnd)
-			}
+			z.consumed(n, 0)
 			return n, nil
 		}
 		if z.zeros > 0 {
 			n := int(min(int64(len(p)), z.zeros))
 			clear(p[:n])
-			z.zeros -= int64(n)
-			if z.zeros == 0 {
-				z.off.Store(z.curEnd)
-			}
+			z.consumed(0, n)
 			return n, nil
 		}
-		if z.err != nil {
-			return 0, z.err
-		}
-		if z.holding {
-			z.holding = false
-			z.tokens <- struct{}{}
-		}
-		if !z.started {
-			z.started = true
-			go z.d.run()
-		}
-		var c chunk
-		select {
-		case c = <-z.ch:
-		case <-z.done:
-			continue
-		}
-		if c.err != nil {
-			if c.buf != nil {
-				// All chunks before this one are used up: the buffer
-				// they came from is free.
-				bufPool.Put(&c.buf)
-			}
-			z.err = c.err
-			z.off.Store(c.inEnd)
-			continue
-		}
-		if c.first {
-			z.h.Reset()
-		}
-		if c.hash {
-			z.h.Write(c.data)
-			hashZeros(z.h, c.zeros)
-		}
-		z.holding = true
-		if c.check {
-			if got := uint32(z.h.Sum64()); got != c.sum {
-				z.err = &Error{Format: codec, Offset: c.checkOff, What: "checksum", Kind: ErrCorrupt,
-					Err: fmt.Errorf("content checksum %08x, computed %08x", c.sum, got)}
-				continue
-			}
-		}
-		z.cur, z.zeros, z.curEnd = c.data, c.zeros, c.inEnd
-		if len(c.data) == 0 && c.zeros == 0 {
-			z.off.Store(c.inEnd)
+		if err := z.next(); err != nil {
+			return 0, err
 		}
 	}
+}
+
+// Discard skips the next n decoded bytes, as Read would return them,
+// without copying them anywhere: runs of zeros are not even written. It
+// returns how many bytes it skipped, fewer than n only with the error that
+// Read would have returned (io.EOF at the end). A caller that skips the
+// holes of a disk image this way saves copying gigabytes of zeros.
+func (z *Reader) Discard(n int) (int, error) {
+	done := 0
+	for done < n {
+		if z.closed() {
+			return done, ErrClosed
+		}
+		if len(z.cur) > 0 {
+			k := min(n-done, len(z.cur))
+			z.consumed(k, 0)
+			done += k
+			continue
+		}
+		if z.zeros > 0 {
+			k := int(min(int64(n-done), z.zeros))
+			z.consumed(0, k)
+			done += k
+			continue
+		}
+		if err := z.next(); err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// closed reports whether Close was called.
+func (z *Reader) closed() bool {
+	select {
+	case <-z.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// consumed marks n bytes of cur and then zeros zeros as used up.
+func (z *Reader) consumed(n, zeros int) {
+	z.cur = z.cur[n:]
+	z.zeros -= int64(zeros)
+	if len(z.cur) == 0 && z.zeros == 0 {
+		z.off.Store(z.curEnd)
+	}
+}
+
+// next takes the next chunk from the decoder once the current one is used
+// up, checking the content checksum at a frame's end. It returns the
+// Reader's error, if any, and otherwise nil, with cur and zeros possibly
+// still empty (a chunk can be empty).
+func (z *Reader) next() error {
+	if z.err != nil {
+		return z.err
+	}
+	if z.holding {
+		z.holding = false
+		z.tokens <- struct{}{}
+	}
+	if !z.started {
+		z.started = true
+		go z.d.run()
+	}
+	var c chunk
+	select {
+	case c = <-z.ch:
+	case <-z.done:
+		return ErrClosed
+	}
+	if c.err != nil {
+		if c.buf != nil {
+			// All chunks before this one are used up: the buffer they
+			// came from is free.
+			bufPool.Put(&c.buf)
+		}
+		z.err = c.err
+		z.off.Store(c.inEnd)
+		return z.err
+	}
+	if c.first {
+		z.h.Reset()
+	}
+	if c.hash {
+		z.h.Write(c.data)
+		hashZeros(z.h, c.zeros)
+	}
+	z.holding = true
+	if c.check {
+		if got := uint32(z.h.Sum64()); got != c.sum {
+			z.err = &Error{Format: codec, Offset: c.checkOff, What: "checksum", Kind: ErrCorrupt,
+				Err: fmt.Errorf("content checksum %08x, computed %08x", c.sum, got)}
+			return z.err
+		}
+	}
+	z.cur, z.zeros, z.curEnd = c.data, c.zeros, c.inEnd
+	if len(c.data) == 0 && c.zeros == 0 {
+		z.off.Store(c.inEnd)
+	}
+	return nil
 }
 
 // Close stops the goroutines: the decoder at its next hand-over or input

@@ -620,3 +620,56 @@ func TestCloseDuringRead(t *testing.T) {
 		t.Fatal("Read still blocked after Close")
 	}
 }
+
+// TestDiscard skips parts of the output with Discard and reads the rest,
+// in random steps: what is read must be the data at those offsets, the
+// content checksum still checked (a corrupted frame fails even when the
+// bad bytes are skipped), and a truncated stream fails Discard as it
+// fails Read.
+func TestDiscard(t *testing.T) {
+	haveTool(t, "zstd")
+	rng := rand.New(rand.NewPCG(3, 4))
+	for name, data := range samples(t) {
+		comp := compress(t, name, data, "zstd")
+		z := NewReader(bytes.NewReader(comp), 0)
+		pos := 0
+		for pos < len(data) {
+			k := 1 + rng.IntN(3<<20)
+			if rng.IntN(2) == 0 {
+				n, err := z.Discard(k)
+				if want := min(k, len(data)-pos); n != want || (err != nil && err != io.EOF) {
+					t.Fatalf("%s: Discard(%d) at %d: %d, %v, want %d", name, k, pos, n, err, want)
+				}
+				pos += n
+				continue
+			}
+			buf := make([]byte, min(k, len(data)-pos))
+			if _, err := io.ReadFull(z, buf); err != nil {
+				t.Fatalf("%s: reading %d bytes at %d: %v", name, len(buf), pos, err)
+			}
+			if !bytes.Equal(buf, data[pos:pos+len(buf)]) {
+				t.Fatalf("%s: bytes %d-%d after discards differ from the data", name, pos, pos+len(buf))
+			}
+			pos += len(buf)
+		}
+		if n, err := z.Discard(1); n != 0 || err != io.EOF {
+			t.Fatalf("%s: Discard at the end: %d, %v, want 0, io.EOF", name, n, err)
+		}
+		z.Close()
+	}
+
+	data := sparse(t, 1<<20, 4)
+	comp := compress(t, "corrupt", data, "zstd", "-3")
+	bad := bytes.Clone(comp)
+	bad[len(bad)-1] ^= 1 // the content checksum
+	z := NewReader(bytes.NewReader(bad), 0)
+	if _, err := z.Discard(len(data) + 1); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Discard of a frame with a wrong checksum: %v, want ErrCorrupt", err)
+	}
+	z.Close()
+	z = NewReader(bytes.NewReader(comp[:len(comp)/2]), 0)
+	if n, err := z.Discard(len(data)); !errors.Is(err, io.ErrUnexpectedEOF) || n >= len(data) {
+		t.Errorf("Discard of a truncated stream: %d, %v, want fewer than %d bytes and io.ErrUnexpectedEOF", n, err, len(data))
+	}
+	z.Close()
+}

@@ -1,0 +1,106 @@
+package decompress
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"testing"
+)
+
+// skim reads r's image as a copy that skips holes does: Discard and Read
+// in turns, of random lengths. If want is not nil, every byte read must be
+// the image's byte at that offset and the end must come at its end. It
+// returns how far it got and the error that stopped it (nil at io.EOF).
+func skim(t *testing.T, r io.Reader, name string, want []byte, seed uint64) (int, error) {
+	t.Helper()
+	z, err := NewReader(r, name)
+	if err != nil {
+		return 0, err
+	}
+	defer z.Close()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	pos := 0
+	for {
+		k := 1 + rng.IntN(256<<10)
+		var n int
+		if rng.IntN(2) == 0 {
+			n, err = z.Discard(k)
+			if err == nil && n != k {
+				t.Fatalf("%s: Discard(%d) at %d skipped %d without an error", name, k, pos, n)
+			}
+		} else {
+			buf := make([]byte, k)
+			n, err = io.ReadFull(z, buf)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF // the image ended inside this read
+			}
+			if want != nil && (pos+n > len(want) || !bytes.Equal(buf[:n], want[pos:pos+n])) {
+				t.Fatalf("%s: %d bytes read at %d, after discards, are not the image's", name, n, pos)
+			}
+		}
+		pos += n
+		if err == io.EOF {
+			if want != nil && pos != len(want) {
+				t.Fatalf("%s: the image ended at byte %d, want %d", name, pos, len(want))
+			}
+			return pos, nil
+		}
+		if err != nil {
+			return pos, err
+		}
+	}
+}
+
+// TestDiscard skims every fixture, as a file and as a stream: the bytes
+// read between discards are the image's, and the end comes exactly at the
+// image's end, integrity checks passed.
+func TestDiscard(t *testing.T) {
+	s := getFixtures(t)
+	for i, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			data, want, path := s.load(t, fx)
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if n, err := skim(t, f, fx.file, want, uint64(i)); err != nil {
+				t.Fatalf("file: %v after %d of %d bytes", err, n, len(want))
+			}
+			if !fx.nameOnly {
+				if n, err := skim(t, stream{bytes.NewReader(data)}, "", want, uint64(i)); err != nil {
+					t.Fatalf("stream: %v after %d of %d bytes", err, n, len(want))
+				}
+			}
+		})
+	}
+}
+
+// TestDiscardDamaged: a truncated or corrupted stream fails when its
+// damaged part is skipped rather than read, as it fails Read: skipping
+// never turns a broken image into a good one.
+func TestDiscardDamaged(t *testing.T) {
+	s := getFixtures(t)
+	for i, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			data, _, _ := s.load(t, fx)
+			cut := data[:len(data)/2]
+			flipped := bytes.Clone(data)
+			flipped[len(data)*2/3] ^= 0x55
+			for what, bad := range map[string][]byte{"truncated": cut, "corrupted": flipped} {
+				_, _, readErr := readAll(bytes.NewReader(bad), fx.file)
+				n, err := skim(t, bytes.NewReader(bad), fx.file, nil, uint64(i))
+				if (err == nil) != (readErr == nil) || errors.Is(err, io.ErrUnexpectedEOF) != errors.Is(readErr, io.ErrUnexpectedEOF) {
+					t.Errorf("%s: skimming ended with %v after %d bytes, reading with %v", what, err, n, readErr)
+				}
+				if err != nil {
+					if _, ok := errors.AsType[*Error](err); !ok {
+						t.Errorf("%s: %v is not an *Error", what, err)
+					}
+				}
+			}
+		})
+	}
+}
