@@ -103,8 +103,8 @@ func (p *placed) Read(b []byte) (int, error) {
 	return n, p.place(err)
 }
 
-// Discard skips n bytes with the codec's own Discard (zstd's skips runs of
-// zeros without writing them), or by reading them into scratch.
+// Discard skips n bytes with the codec's own Discard (gz and zstd skip
+// without copying), or by reading them into scratch.
 func (p *placed) Discard(n int, scratch []byte) (int, error) {
 	k, err := discard(p.r, n, scratch)
 	return k, p.place(err)

@@ -16,9 +16,10 @@
 // Adler-32, xxHash, CRC-64 or SHA-256 covering a stream or member is only
 // checked at its end, and io.EOF comes only after everything was checked
 // (see "After the image"). Discard skips bytes as Read would return them,
-// with the same checks, for a reader that skips an image's holes: zstd
-// skips its runs of zeros without writing them anywhere, the other codecs'
-// output is read into a small scratch buffer. Close releases the decoder;
+// with the same checks, for a reader that skips an image's holes: gzip and
+// zstd skip their output without copying it (zstd does not even write its
+// runs of zeros), the other codecs' output is read into a small scratch
+// buffer. Close releases the decoder;
 // it does not close r.
 //
 // # Detection

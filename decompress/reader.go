@@ -125,9 +125,10 @@ func (r *Reader) Read(p []byte) (int, error) {
 // Discard skips the next n bytes of the image, as Read would return them,
 // and returns how many it skipped: fewer than n only with the error Read
 // would have returned (io.EOF at the end, once the integrity checks ran).
-// A caller that skips the holes of a disk image saves copying them: zstd
-// skips them without writing them anywhere, the other codecs' output is
-// read into a small buffer of the Reader's that stays in the CPU's cache.
+// A caller that skips the holes of a disk image saves copying them: gzip
+// and zstd skip them without copying them (zstd without writing its runs
+// of zeros anywhere), the other codecs' output is read into a small buffer
+// of the Reader's that stays in the CPU's cache.
 func (r *Reader) Discard(n int) (int, error) {
 	if r.err != nil {
 		return 0, r.err
@@ -160,9 +161,9 @@ type discarder interface {
 	Discard(n int, scratch []byte) (int, error)
 }
 
-// discard skips n bytes of r: with its own Discard if it has one (a
-// *zstd.Reader, or a layer of ours over it), else by reading them into
-// scratch. Fewer than n only with an error.
+// discard skips n bytes of r: with its own Discard if it has one (our
+// gzip and zstd Readers, or a layer of ours over them), else by reading
+// them into scratch. Fewer than n only with an error.
 func discard(r io.Reader, n int, scratch []byte) (int, error) {
 	switch d := r.(type) {
 	case discarder:

@@ -256,3 +256,49 @@ func TestSpecial(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscard skips and reads in turns, of random lengths, across the
+// chunk boundaries: the bytes read are the data's at their offsets, the
+// end comes at the data's end, and a truncated or corrupted member fails
+// Discard as it fails Read (its CRC is still checked).
+func TestDiscard(t *testing.T) {
+	data := mixed(6<<20, 3)
+	gz := compress(t, data, "pigz", "-p2", "-6")
+	rng := rand.New(rand.NewPCG(5, 6))
+	z := NewReader(bytes.NewReader(gz))
+	defer z.Close()
+	pos := 0
+	for pos < len(data) {
+		k := 1 + rng.IntN(3<<20)
+		if rng.IntN(2) == 0 {
+			n, err := z.Discard(k)
+			if want := min(k, len(data)-pos); n != want || (err != nil && err != io.EOF) {
+				t.Fatalf("Discard(%d) at %d: %d, %v, want %d", k, pos, n, err, want)
+			}
+			pos += n
+			continue
+		}
+		buf := make([]byte, min(k, len(data)-pos))
+		if _, err := io.ReadFull(z, buf); err != nil {
+			t.Fatalf("reading %d bytes at %d: %v", len(buf), pos, err)
+		}
+		if !bytes.Equal(buf, data[pos:pos+len(buf)]) {
+			t.Fatalf("bytes %d-%d after discards differ from the data", pos, pos+len(buf))
+		}
+		pos += len(buf)
+	}
+	if n, err := z.Discard(1); n != 0 || err != io.EOF {
+		t.Fatalf("Discard at the end: %d, %v, want 0, io.EOF", n, err)
+	}
+
+	bad := bytes.Clone(gz)
+	bad[len(bad)-8] ^= 1 // the CRC-32
+	for what, in := range map[string][]byte{"truncated": gz[:len(gz)/2], "bad CRC": bad} {
+		z := NewReader(bytes.NewReader(in))
+		n, err := z.Discard(len(data) + 1)
+		z.Close()
+		if err == nil || err == io.EOF {
+			t.Errorf("%s: Discard skipped %d bytes with %v, want an error", what, n, err)
+		}
+	}
+}

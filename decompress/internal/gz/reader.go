@@ -55,18 +55,49 @@ func (z *Reader) Read(p []byte) (int, error) {
 		if z.err != nil {
 			return 0, z.err
 		}
-		c, ok := <-z.ch
-		if !ok {
-			z.err = errClosed
+		z.next()
+	}
+}
+
+// Discard skips the next n decoded bytes, as Read would return them,
+// without copying them: the output buffers' lines then stay in the
+// decoding core's cache rather than being read over on the caller's. It
+// returns how many bytes it skipped, fewer than n only with the error
+// Read would have returned (io.EOF at the end).
+func (z *Reader) Discard(n int) (int, error) {
+	done := 0
+	for done < n {
+		if z.off < len(z.cur.data) {
+			k := min(n-done, len(z.cur.data)-z.off)
+			z.off += k
+			done += k
+			if z.off == len(z.cur.data) {
+				z.release()
+			}
 			continue
 		}
-		z.cur, z.off = c, 0
-		if c.err != nil {
-			z.err = c.err
+		if z.err != nil {
+			return done, z.err
 		}
-		if len(c.data) == 0 {
-			z.release()
-		}
+		z.next()
+	}
+	return done, nil
+}
+
+// next waits for the decoder's next chunk, once the current one is used
+// up.
+func (z *Reader) next() {
+	c, ok := <-z.ch
+	if !ok {
+		z.err = errClosed
+		return
+	}
+	z.cur, z.off = c, 0
+	if c.err != nil {
+		z.err = c.err
+	}
+	if len(c.data) == 0 {
+		z.release()
 	}
 }
 
