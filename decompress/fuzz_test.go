@@ -72,5 +72,39 @@ func FuzzNewReader(f *testing.F) {
 		}
 		_ = z.Notes()
 		_ = z.Kind().String()
+		if n < 32<<20 {
+			skimmed, skimErr := skimFuzz(data, name)
+			if skimmed != n || (skimErr == nil) != (err == nil) {
+				t.Errorf("skipping with Discard ended at %d with %v, reading at %d with %v", skimmed, skimErr, n, err)
+			}
+		}
 	})
+}
+
+// skimFuzz decodes data again, discarding and reading in turns, and
+// returns how many bytes it got through and the error that ended it (nil
+// at io.EOF).
+func skimFuzz(data []byte, name string) (int64, error) {
+	z, err := NewReader(bytes.NewReader(data), name)
+	if err != nil {
+		return 0, err
+	}
+	defer z.Close()
+	buf := make([]byte, 1000)
+	var total int64
+	for i := 0; ; i++ {
+		var n int
+		if i%2 == 0 {
+			n, err = z.Discard(1 + i%3000)
+		} else {
+			n, err = z.Read(buf)
+		}
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
