@@ -110,6 +110,13 @@ func (r *Reader) Read(p []byte) (int, error) {
 		return 0, r.err
 	}
 	n, err := r.out.Read(p)
+	return n, r.settle(err)
+}
+
+// settle ends a Read or Discard that returned err: at the image's end it
+// runs finish (the checks after the image), it publishes the input offset,
+// and it keeps the error, wrapped, for later calls.
+func (r *Reader) settle(err error) error {
 	if err == io.EOF && r.finish != nil {
 		if err = r.finish(); err == nil {
 			err = io.EOF
@@ -119,7 +126,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if err != nil {
 		r.err = r.wrap(err)
 	}
-	return n, r.err
+	return r.err
 }
 
 // Discard skips the next n bytes of the image, as Read would return them,
@@ -143,16 +150,7 @@ func (r *Reader) Discard(n int) (int, error) {
 	} else {
 		k, err = discard(r.out, n, r.scratch)
 	}
-	if err == io.EOF && r.finish != nil {
-		if err = r.finish(); err == nil {
-			err = io.EOF
-		}
-	}
-	r.inOff.Store(r.offset())
-	if err != nil {
-		r.err = r.wrap(err)
-	}
-	return k, r.err
+	return k, r.settle(err)
 }
 
 // A discarder skips output without handing it over; the scratch buffer is

@@ -416,9 +416,9 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 // back, seen as the writer having nothing to write (hashed is empty) while
 // half the buffers wait for a hasher, for at least half of the last twice
 // as many buffers sent as there are (more than the first buffers, read
-// before any is hashed, can make). Then
-// the destination is faster than SHA-256 (1.7 GB/s here: an NVMe disk, a
-// file in the page cache) and lanes pay: several ranges hashed at once.
+// before any is hashed, can make). Then the destination is faster than
+// SHA-256 (1.7 GB/s here: an NVMe disk, a file in the page cache) and
+// lanes pay: several ranges hashed at once.
 // Otherwise one lane keeps the writes in the image's order: a destination
 // slower than hashing gains nothing from lanes, and cheap flash media (SD
 // cards, USB sticks) are known to prefer sequential writes. Measured on the
