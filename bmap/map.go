@@ -116,3 +116,17 @@ func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("checksum mismatch for blocks %d-%d (bytes %d-%d): %s of the image data is %x, the bmap says %x",
 		e.Range.First, e.Range.Last, e.Offset, e.Offset+e.Length-1, e.Type, e.Got, e.Range.Checksum)
 }
+
+// Subset returns a map of the same image that maps only rs, which must be
+// ranges of m (sorted, as m's are). The file checksum is dropped: the
+// subset is no longer the file it was read from.
+func (m *Map) Subset(rs []Range) *Map {
+	sub := *m
+	sub.FileChecksum = nil
+	sub.Ranges = append([]Range(nil), rs...)
+	sub.MappedBlocksCount = 0
+	for _, r := range rs {
+		sub.MappedBlocksCount += r.Blocks()
+	}
+	return &sub
+}

@@ -84,3 +84,19 @@ func dropCache(f *os.File) {
 		_ = unix.IoctlSetInt(int(f.Fd()), unix.BLKFLSBUF, 0)
 	}
 }
+
+// RereadPartitions asks the kernel to read the device's partition table
+// again (BLKRRPART), so the partitions of the new image appear. A busy
+// device (EBUSY) or one that cannot be partitioned (EINVAL: a partition, a
+// loop device without partscan) is not an error: the table is read at the
+// next attach.
+func (t *Target) RereadPartitions() error {
+	if t.kind != BlockDevice {
+		return nil
+	}
+	err := unix.IoctlSetInt(int(t.f.Fd()), unix.BLKRRPART, 0)
+	if err == nil || errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EINVAL) {
+		return nil
+	}
+	return &os.PathError{Op: "re-read partition table", Path: t.path, Err: os.NewSyscallError("ioctl(BLKRRPART)", err)}
+}

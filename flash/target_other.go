@@ -22,3 +22,6 @@ func openBlockDevice(path string, imageSize int64) (*Target, error) {
 }
 
 func dropCache(*os.File) {}
+
+// RereadPartitions is only implemented on Linux.
+func (t *Target) RereadPartitions() error { return nil }

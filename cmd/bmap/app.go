@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
 		e.log.Errorf("%s", oneLine(err.Error()))
-		if ue, ok := errors.AsType[usageError](err); ok {
+		if ue, ok := asUsage(err); ok {
 			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", prog)
 			if ue.conflict && prog == "bmaptool" {
 				err = bmaptoolFailure{err}

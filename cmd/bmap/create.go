@@ -1,11 +1,7 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"os"
-
-	"github.com/bmap-tools/bmap/bmap"
+	"github.com/bmap-tools/bmap/job"
 	"github.com/urfave/cli/v2"
 )
 
@@ -29,47 +25,9 @@ func createCommand(e *env) *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("create takes one IMAGE argument, got %d", c.NArg())
 			}
-			return runCreate(c, e, c.Args().First(), c.String("output"), c.Bool("no-checksum"))
+			_, err := job.Create(c.Context, job.CreateOptions{Image: c.Args().First(), Output: c.String("output"),
+				Stdout: e.stdout, NoChecksum: c.Bool("no-checksum"), Log: e.log})
+			return err
 		},
 	}
-}
-
-func runCreate(c *cli.Context, e *env, image, output string, noChecksum bool) error {
-	f, err := os.Open(image)
-	if err != nil {
-		return fmt.Errorf("cannot open image: %w", err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return err
-	} else if fi.IsDir() {
-		return fmt.Errorf("image %s is a directory, not an image file", image)
-	} else if !fi.Mode().IsRegular() {
-		return fmt.Errorf("image %s is not a regular file (a bmap describes the holes of a file)", image)
-	}
-	m, err := bmap.Create(c.Context, f, bmap.CreateOptions{NoChecksum: noChecksum})
-	if errors.Is(err, bmap.ErrEmptyImage) {
-		return fmt.Errorf("cannot create a bmap of %s: it is empty (0 bytes)", image)
-	}
-	if err != nil {
-		return fmt.Errorf("cannot create a bmap of %s: %w", image, err)
-	}
-	if m.MappedBlocksCount == m.BlocksCount {
-		e.log.Warnf("all %s are mapped, no holes in '%s'", bmap.HumanSize(m.ImageSize), image)
-		e.log.Warnf("was the image handled incorrectly and holes were expanded?")
-	}
-	data, err := m.MarshalText()
-	if err != nil {
-		return err
-	}
-	if output == "" {
-		_, err = e.stdout.Write(data)
-		return err
-	}
-	// The map is complete before the output is opened, so a failure above
-	// leaves an existing output file as it was.
-	if err := os.WriteFile(output, data, 0o644); err != nil {
-		return fmt.Errorf("cannot write the bmap: %w", err)
-	}
-	return nil
 }

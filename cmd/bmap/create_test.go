@@ -190,3 +190,65 @@ func TestPermute(t *testing.T) {
 		}
 	}
 }
+
+// A bmap that cannot be written is an error: with standard output closed
+// ("bmap create img >&-") the runtime puts /dev/null there, and the bmap
+// would be lost without a word. ">/dev/null" is what the user asked for.
+func TestCreateClosedStdout(t *testing.T) {
+	bin := builtBinary(t)
+	img := makeImage(t, t.TempDir(), "disk.img", defaultSpec)
+	for _, tc := range []struct {
+		redirect string
+		code     int
+	}{{">&-", 1}, {">/dev/null", 0}} {
+		cmd := exec.Command("sh", "-c", `"$0" create "$1" `+tc.redirect, bin, img.path)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.code {
+			t.Errorf("create %s: exit %d, want %d; stderr:\n%s", tc.redirect, code, tc.code, stderr.String())
+		}
+		if tc.code != 0 && !strings.Contains(stderr.String(), "standard output is closed") {
+			t.Errorf("create %s: stderr does not say standard output is closed:\n%s", tc.redirect, stderr.String())
+		}
+	}
+}
+
+// A failed write of -o leaves the file that was there: the new bmap is
+// written beside it and renamed over it only once complete.
+func TestCreateOutputKeptOnFailure(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	img := makeImage(t, t.TempDir(), "disk.img", imageSpec{size: 4096 * 4096, ranges: manyRanges(4096), seed: 3})
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	out := filepath.Join(dir, "disk.img.bmap")
+	writeFile(t, out, []byte("precious\n"))
+	r := runBmap(t, nil, "create", img.path, "-o", out)
+	wantFailure(t, r, 1, "cannot write the bmap", "no space left on device")
+	if got := string(readFile(t, out)); got != "precious\n" {
+		t.Errorf("after a failed create, %s holds %q, want the old content", out, got)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("a failed create left files behind in %s: %v", dir, ents)
+	}
+}
+
+// manyRanges maps every other block of n blocks: a bmap of n/2 ranges.
+func manyRanges(n int64) []blockRange {
+	var rs []blockRange
+	for b := int64(0); b < n; b += 2 {
+		rs = append(rs, blockRange{b, b, 'r'})
+	}
+	return rs
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/bmap-tools/bmap/job"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,6 +27,20 @@ type usageError struct {
 }
 
 func (e usageError) Error() string { return e.msg }
+
+// asUsage returns err as a usage error if it is one: ours, or a job's
+// options that cannot be run as given.
+func asUsage(err error) (usageError, bool) {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return ue, true
+	}
+	var oe *job.OptionError
+	if errors.As(err, &oe) {
+		return usageError{msg: oe.Msg, conflict: oe.Conflict}, true
+	}
+	return usageError{}, false
+}
 
 func usagef(format string, args ...any) error { return usageError{msg: fmt.Sprintf(format, args...)} }
 
@@ -55,7 +70,7 @@ func exitCode(err error) int {
 	if _, ok := err.(bmaptoolFailure); ok {
 		return exitFailure
 	}
-	if _, ok := errors.AsType[usageError](err); ok {
+	if _, ok := asUsage(err); ok {
 		return exitUsage
 	}
 	if i, ok := errors.AsType[interrupted](err); ok {

@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,6 +27,18 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bmap: ERROR: %v, and the copy did not stop within 10s (stalled input?); exiting: the destination is incomplete\n", interrupted{sig})
 		os.Exit(exitCode(interrupted{sig}))
 	}()
-	err := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	var stdout io.Writer = os.Stdout
+	if stdoutClosed() {
+		stdout = closedOutput{}
+	}
+	err := run(ctx, os.Args, os.Stdin, stdout, os.Stderr)
 	os.Exit(exitCode(err))
+}
+
+// closedOutput stands for a standard output that was closed: writing to it
+// fails.
+type closedOutput struct{}
+
+func (closedOutput) Write([]byte) (int, error) {
+	return 0, errors.New("standard output is closed")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/bmap-tools/bmap/bmap"
 	"github.com/bmap-tools/bmap/flash"
+	"github.com/bmap-tools/bmap/job"
 )
 
 // reporter shows a copy's progress: a line redrawn in place on a terminal,
@@ -108,7 +108,7 @@ func (r *reporter) update(withEvent bool) {
 		}
 		line += fmt.Sprintf(", %s/s", bmap.HumanSize(int64(rate)))
 		if eta >= 0 {
-			line += ", ETA " + humanTime(time.Duration(eta*float64(time.Second)))
+			line += ", ETA " + job.HumanTime(time.Duration(eta*float64(time.Second)))
 		}
 		fmt.Fprintf(r.term, "\r\033[K%s", line)
 		r.drawn = true
@@ -177,38 +177,10 @@ func (j *jsonEvents) emit(ev map[string]any) {
 	j.w.Write(append(b, '\n'))
 }
 
-func (j *jsonEvents) rangeVerified(m *bmap.Map) func(bmap.Range) {
-	if j == nil {
-		return nil
-	}
-	return func(r bmap.Range) {
-		j.emit(map[string]any{"event": "range", "first": r.First, "last": r.Last,
-			"offset": m.Offset(r), "length": m.Length(r), "checksum": hex.EncodeToString(r.Checksum)})
-	}
-}
-
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 
-// summary describes where a copy's time went and which stage was the
-// bottleneck: decompression (CPU), hashing (CPU) or writing (the device).
-func summary(st flash.Stats) (string, string) {
-	stages := []struct {
-		name string
-		d    time.Duration
-	}{{"reading and decompressing", st.ReadTime}, {"hashing", st.HashTime}, {"writing", st.WriteTime}}
-	slowest := stages[0]
-	for _, s := range stages[1:] {
-		if s.d > slowest.d {
-			slowest = s
-		}
-	}
-	text := fmt.Sprintf("time spent reading and decompressing %s, hashing %s, writing %s",
-		humanTime(st.ReadTime), humanTime(st.HashTime), humanTime(st.WriteTime))
-	return text, slowest.name
-}
-
 func endEvent(st flash.Stats, elapsed time.Duration, err error) map[string]any {
-	_, bottleneck := summary(st)
+	_, bottleneck := job.Summary(st)
 	ev := map[string]any{"event": "end", "result": "success", "written_bytes": st.WrittenBytes, "image_bytes": st.ImageBytes,
 		"verified_ranges": st.VerifiedRanges, "seconds": round3(elapsed.Seconds()),
 		"rate_bytes_per_second": int64(float64(st.WrittenBytes) / max(elapsed.Seconds(), 1e-3)),

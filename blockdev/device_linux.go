@@ -1,4 +1,4 @@
-package flash
+package blockdev
 
 import (
 	"errors"
@@ -10,9 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// InspectDevice resolves path (symlinks such as /dev/disk/by-id/... first)
+// Inspect resolves path (symlinks such as /dev/disk/by-id/... first)
 // and describes the block device there from sysfs.
-func InspectDevice(path string) (*Device, error) {
+func Inspect(path string) (*Device, error) {
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return nil, err
@@ -35,6 +35,9 @@ func InspectDevice(path string) (*Device, error) {
 	}
 	if sectors, err := readInt(filepath.Join(sys, "size")); err == nil {
 		d.Size = sectors * 512 // sysfs counts 512-byte sectors whatever the device's
+	}
+	if ro, err := readInt(filepath.Join(sys, "ro")); err == nil {
+		d.ReadOnly = ro != 0
 	}
 	removable, _ := os.ReadFile(filepath.Join("/sys/class/block", d.Disk, "removable"))
 	// SD cards in MMC readers report removable=0, yet they are what users
@@ -80,7 +83,7 @@ func (d *Device) Uses() ([]Use, error) {
 	var uses []Use
 	for _, name := range devs {
 		if name != d.Name && !d.isPart(name) {
-			uses = append(uses, Use{Device: name, What: fmt.Sprintf("built on %s (device-mapper, LVM, RAID or similar)", d.Name)})
+			uses = append(uses, Use{Device: name, What: fmt.Sprintf("built on %s (device-mapper, LVM, RAID or similar)", d.Name), Kind: Holder})
 		}
 	}
 
@@ -103,7 +106,7 @@ func (d *Device) Uses() ([]Use, error) {
 			}
 		}
 		if ok {
-			uses = append(uses, Use{Device: name, What: "mounted on " + m.point, Root: m.point == "/"})
+			uses = append(uses, Use{Device: name, What: "mounted on " + m.point, Kind: Mounted, Root: m.point == "/"})
 		}
 	}
 
@@ -116,7 +119,7 @@ func (d *Device) Uses() ([]Use, error) {
 		for _, s := range swaps {
 			if key, err := devKey(s); err == nil {
 				if name, ok := devs[key]; ok {
-					uses = append(uses, Use{Device: name, What: "used as swap"})
+					uses = append(uses, Use{Device: name, What: "used as swap", Kind: Swap})
 				}
 			}
 		}
@@ -153,20 +156,4 @@ func readInt(path string) (int64, error) {
 	var n int64
 	_, err = fmt.Sscan(strings.TrimSpace(string(b)), &n)
 	return n, err
-}
-
-// RereadPartitions asks the kernel to read the device's partition table
-// again (BLKRRPART), so the partitions of the new image appear. A busy
-// device (EBUSY) or one that cannot be partitioned (EINVAL: a partition, a
-// loop device without partscan) is not an error: the table is read at the
-// next attach.
-func (t *Target) RereadPartitions() error {
-	if t.kind != BlockDevice {
-		return nil
-	}
-	err := unix.IoctlSetInt(int(t.f.Fd()), unix.BLKRRPART, 0)
-	if err == nil || errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EINVAL) {
-		return nil
-	}
-	return &os.PathError{Op: "re-read partition table", Path: t.path, Err: os.NewSyscallError("ioctl(BLKRRPART)", err)}
 }

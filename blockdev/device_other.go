@@ -1,19 +1,16 @@
 //go:build !linux
 
-package flash
+package blockdev
 
 import (
 	"errors"
 	"fmt"
 )
 
-// InspectDevice is only implemented on Linux.
-func InspectDevice(path string) (*Device, error) {
+// Inspect is only implemented on Linux.
+func Inspect(path string) (*Device, error) {
 	return nil, fmt.Errorf("%s: inspecting block devices: %w on this system", path, errors.ErrUnsupported)
 }
 
 // Uses is only implemented on Linux.
 func (d *Device) Uses() ([]Use, error) { return nil, errors.ErrUnsupported }
-
-// RereadPartitions is only implemented on Linux.
-func (t *Target) RereadPartitions() error { return nil }

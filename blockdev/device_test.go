@@ -1,4 +1,4 @@
-package flash
+package blockdev
 
 import (
 	"reflect"

@@ -1,4 +1,4 @@
-package flash
+package blockdev
 
 import (
 	"bufio"
@@ -16,17 +16,39 @@ type Device struct {
 	Disk      string // the whole disk's kernel name ("sdb" for "sdb1")
 	Partition bool   // Path is a partition of Disk
 	Removable bool   // the disk is removable media, or an MMC/SD card
+	ReadOnly  bool   // the kernel refuses writes (a write-protect switch, losetup -r, a read-only partition)
 	Size      int64  // bytes
 }
 
 // A Use is a reason a device must not be overwritten.
 type Use struct {
-	Device string // kernel name of the device in use: the target or one of its partitions or holders
-	What   string // "mounted on /mnt", "used as swap", "held by dm-0"
-	Root   bool   // it holds the running system's root filesystem
+	Device string  // kernel name of the device in use: the target or one of its partitions or holders
+	What   string  // "mounted on /mnt", "used as swap", "built on sdb (device-mapper, ...)"
+	Kind   UseKind // what kind of use
+	Root   bool    // it holds the running system's root filesystem
 }
 
+// UseKind is how a device is used.
+type UseKind int
+
+const (
+	Mounted UseKind = iota
+	Swap
+	Holder // a device built on it: device-mapper, LVM, RAID, dm-crypt
+)
+
 func (u Use) String() string { return u.Device + " is " + u.What }
+
+// Remedy says what frees the device from u: "unmount it", "swapoff it".
+func (u Use) Remedy() string {
+	switch u.Kind {
+	case Swap:
+		return "swapoff " + u.Device
+	case Holder:
+		return "stop " + u.Device + " (umount, vgchange -an, cryptsetup close or mdadm --stop)"
+	}
+	return "unmount " + u.Device
+}
 
 // A mount is one line of /proc/self/mountinfo.
 type mount struct {

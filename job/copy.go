@@ -1,0 +1,329 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bmap-tools/bmap/bmap"
+	"github.com/bmap-tools/bmap/decompress"
+	"github.com/bmap-tools/bmap/flash"
+	"github.com/bmap-tools/bmap/source"
+)
+
+// CopyOptions is what Copy writes where, and how.
+type CopyOptions struct {
+	// Image is the image's name: a path, or "-" for Opener.Stdin.
+	Image string
+	// Dest is the destination: a block device, a character device such
+	// as /dev/null, or a regular file (replaced by a sparse copy).
+	Dest string
+	// Bmap is the bmap's name; "" looks beside the image as bmaptool
+	// does (see source.BmapCandidates).
+	Bmap string
+	// NoBmap copies the whole image, without a bmap.
+	NoBmap bool
+	// Signature says how the bmap's signature is checked.
+	Signature Signature
+	// NoVerify skips the ranges' checksums (the bmap's own checksum is
+	// always checked).
+	NoVerify bool
+	// Dest must meet this policy.
+	DestPolicy
+	// Readback reads every mapped range back from Dest, past the page
+	// cache, and checks it; Retries writes ranges that read back wrong
+	// again, up to Retries times.
+	Readback bool
+	Retries  int
+
+	// Opener opens the image and the bmap; nil opens local paths only.
+	Opener *source.Opener
+	// Log receives the messages for people; nil: none.
+	Log Logger
+	// Progress, if not nil, is updated during the copy; another goroutine
+	// may poll it.
+	Progress *flash.Progress
+	// Hooks are called as the copy goes.
+	Hooks Hooks
+}
+
+// Hooks let a caller follow a copy. Each may be nil.
+type Hooks struct {
+	// Started is called when everything was checked and the destination
+	// is open, just before the first write.
+	Started func(CopyInfo)
+	// Verified is called with each range whose checksum matched, in map
+	// order, from the hashing goroutine. It must be quick.
+	Verified func(m *bmap.Map, r bmap.Range)
+	// Written is called when the copy engine has stopped, before the
+	// destination is synchronized and read back.
+	Written func(flash.Stats, error)
+}
+
+// CopyInfo describes a copy about to start.
+type CopyInfo struct {
+	Image, Bmap, Dest string // Bmap is "" without a bmap
+	DestKind          flash.Kind
+	Format            decompress.Kind
+	// ImageSize is the image's size in bytes, -1 if unknown until read
+	// (--nobmap from a stream).
+	ImageSize int64
+	// Map is the bmap in use; nil only when the size is unknown.
+	Map *bmap.Map
+	// Stream: the image is read in order, holes included (a decoder or a
+	// pipe), rather than its ranges only.
+	Stream bool
+	Verify bool // the ranges' checksums are checked
+}
+
+// MappedBytes returns the bytes to write, -1 if unknown.
+func (i CopyInfo) MappedBytes() int64 {
+	if i.Map == nil {
+		return -1
+	}
+	return i.Map.MappedBytes()
+}
+
+// CopyResult is what a copy did.
+type CopyResult struct {
+	Info    CopyInfo
+	Stats   flash.Stats
+	Elapsed time.Duration
+}
+
+// Check refuses options that contradict each other.
+func (o *CopyOptions) Check() error {
+	switch {
+	case o.NoBmap && o.Bmap != "":
+		return &OptionError{"--nobmap and --bmap cannot be used together", true}
+	case o.NoBmap && o.Signature.Path != "":
+		return &OptionError{Msg: "--bmap-sig needs a bmap, but --nobmap was given"}
+	case o.Readback && o.NoBmap:
+		return &OptionError{Msg: "--verify-readback needs a bmap with checksums, but --nobmap was given"}
+	case o.Retries < 0:
+		return &OptionError{Msg: fmt.Sprintf("--retries %d: want 0 or more", o.Retries)}
+	case o.Retries > 0 && !o.Readback:
+		return &OptionError{Msg: "--retries needs --verify-readback"}
+	}
+	return o.Signature.Check()
+}
+
+// Copy writes an image to a destination through its bmap. Everything that
+// can be checked is checked before the destination is opened: the bmap
+// (found, read, its signature and its own checksum verified, parsed), the
+// image (opened, its format detected, a raw file's size compared with the
+// bmap) and the destination (in use, read-only, removable). A refused or
+// broken input leaves the destination untouched.
+func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
+	if err := o.Check(); err != nil {
+		return res, err
+	}
+	log := orQuiet(o.Log)
+	op := o.Opener
+	if op == nil {
+		op = &source.Opener{}
+	}
+	// 1. The bmap.
+	var m *bmap.Map
+	bmapName := ""
+	if !o.NoBmap {
+		if bmapName, err = findBmap(ctx, op, log, o.Image, o.Bmap); err != nil {
+			return res, err
+		}
+		if source.SameFile(o.Image, bmapName) {
+			return res, fmt.Errorf("the bmap %s is the image itself: make sure you are writing your image and not the bmap file (you specified the same path for them)", bmapName)
+		}
+		if m, err = loadBmap(ctx, op, log, bmapName, o.Signature); err != nil {
+			return res, err
+		}
+		if o.Readback && m.ChecksumType == "" {
+			return res, fmt.Errorf("--verify-readback needs a bmap with checksums, but %s (version %s) has none", bmapName, m.Version)
+		}
+		log.Infof("block map format version %s", m.Version)
+		log.Infof("%d blocks of size %d (%s), mapped %d blocks (%s or %.1f%%)",
+			m.BlocksCount, m.BlockSize, bmap.HumanSize(m.ImageSize), m.MappedBlocksCount,
+			bmap.HumanSize(m.MappedBlocksCount*m.BlockSize), float64(m.MappedBlocksCount)*100/float64(m.BlocksCount))
+	}
+
+	// 2. The image.
+	img, err := openImage(ctx, op, log, o.Image, m)
+	if err != nil {
+		return res, err
+	}
+	defer img.Close()
+	if m == nil && img.size >= 0 {
+		m = bmap.Whole(img.size, wholeBlockSize)
+	}
+
+	// 3. The destination, now that everything that could be checked was.
+	if source.SameFile(o.Image, o.Dest) {
+		return res, fmt.Errorf("the destination %s is the image itself", o.Dest)
+	}
+	path, err := checkDestination(log, o.Dest, o.DestPolicy)
+	if err != nil {
+		return res, err
+	}
+	t, err := flash.OpenTarget(path, img.size)
+	if err != nil {
+		return res, fmt.Errorf("cannot open destination file '%s': %w", o.Dest, err)
+	}
+	defer t.Close()
+	if o.NoBmap {
+		log.Infof("no bmap given, copy entire image to '%s' (%s)", o.Dest, t.Kind())
+	} else {
+		log.Infof("copying image '%s' to %s '%s' using bmap file '%s'", source.Base(o.Image), t.Kind(), o.Dest, source.Base(bmapName))
+	}
+	res.Info = CopyInfo{Image: o.Image, Bmap: bmapName, Dest: o.Dest, DestKind: t.Kind(), Format: img.kind,
+		ImageSize: img.size, Map: m, Stream: img.stream, Verify: !o.NoVerify}
+	if o.Hooks.Started != nil {
+		o.Hooks.Started(res.Info)
+	}
+
+	// 4. The copy, then sync, read back and partition table.
+	start := time.Now()
+	var verified func(bmap.Range)
+	if o.Hooks.Verified != nil && m != nil {
+		verified = func(r bmap.Range) { o.Hooks.Verified(m, r) }
+	}
+	res.Stats, err = flash.Copy(ctx, t, img.src, m, flash.Options{NoVerify: o.NoVerify, Progress: o.Progress, Verified: verified})
+	if o.Hooks.Written != nil {
+		o.Hooks.Written(res.Stats, err)
+	}
+	if err == nil {
+		err = finish(log, o.Dest, t, res.Stats.ImageBytes)
+	} else {
+		err = fmt.Errorf("copying %s to %s: %w", o.Image, o.Dest, err)
+	}
+	if err == nil && o.Readback {
+		err = readBack(ctx, op, log, o, t, m)
+	}
+	if err == nil {
+		if perr := t.RereadPartitions(); perr != nil {
+			log.Warnf("%v", perr)
+		}
+		if err = t.Close(); err != nil {
+			err = fmt.Errorf("closing %s: %w", o.Dest, err)
+		}
+	}
+	res.Elapsed = time.Since(start)
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			if !errors.Is(err, cause) {
+				err = fmt.Errorf("%w: %w", cause, err)
+			}
+			// Interrupted: what was written is flushed, and incomplete.
+			t.Finish(-1)
+			err = fmt.Errorf("%w; %s holds an incomplete image", err, o.Dest)
+		}
+		return res, err
+	}
+	log.Infof("copying time: %s, copying speed %s/sec", HumanTime(res.Elapsed),
+		bmap.HumanSize(int64(float64(res.Stats.WrittenBytes)/max(res.Elapsed.Seconds(), 1e-3))))
+	text, bottleneck := Summary(res.Stats)
+	log.Infof("%s: %s was the bottleneck", text, bottleneck)
+	return res, nil
+}
+
+// wholeBlockSize is the block size of the map of an image copied without a
+// bmap, as bmaptool uses.
+const wholeBlockSize = 4096
+
+// finish makes what was written durable: sized (a file) and synced.
+func finish(log Logger, dest string, t *flash.Target, size int64) error {
+	if t.Kind() != flash.CharDevice {
+		log.Infof("synchronizing '%s'", dest)
+	}
+	return t.Finish(size)
+}
+
+// readBack re-reads every mapped range from the destination, past the page
+// cache, and compares it with the bmap. With Retries, ranges that read back
+// wrong are written again from a freshly opened image and checked again.
+func readBack(ctx context.Context, op *source.Opener, log Logger, o CopyOptions, t *flash.Target, m *bmap.Map) error {
+	for attempt := 0; ; attempt++ {
+		log.Infof("reading back and verifying %s of '%s'", bmap.HumanSize(m.MappedBytes()), o.Dest)
+		r, err := flash.OpenDirectReader(t.Path())
+		if err != nil {
+			return fmt.Errorf("cannot read back %s: %w", o.Dest, err)
+		}
+		bad, err := m.Verify(ctx, r, 0)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("reading back %s: %w", o.Dest, err)
+		}
+		if len(bad) == 0 {
+			log.Infof("read back %d ranges of '%s': all match the bmap", len(m.Ranges), o.Dest)
+			return nil
+		}
+		desc := DescribeRanges(m, bad)
+		if attempt == o.Retries {
+			return fmt.Errorf("read-back verification of %s failed: %d of %d ranges differ from the bmap: %s; the device returns data other than what was written (failing media?)",
+				o.Dest, len(bad), len(m.Ranges), desc)
+		}
+		if o.Image == source.Stdin {
+			return fmt.Errorf("read-back verification of %s failed (%s), and the image came from stdin, so it cannot be read again to retry", o.Dest, desc)
+		}
+		log.Warnf("%d ranges of '%s' read back wrong (%s); writing them again (retry %d of %d)", len(bad), o.Dest, desc, attempt+1, o.Retries)
+		img, err := openImage(ctx, op, quiet{}, o.Image, m)
+		if err != nil {
+			return err
+		}
+		_, err = flash.Copy(ctx, t, img.src, m.Subset(bad), flash.Options{})
+		img.Close()
+		if err == nil {
+			err = finish(log, o.Dest, t, m.ImageSize)
+		}
+		if err != nil {
+			return fmt.Errorf("rewriting %s: %w", o.Dest, err)
+		}
+	}
+}
+
+// DescribeRanges names up to 5 ranges as "blocks A-B (bytes X-Y)".
+func DescribeRanges(m *bmap.Map, rs []bmap.Range) string {
+	var parts []string
+	for i, r := range rs {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(rs)-5))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("blocks %d-%d (bytes %d-%d)", r.First, r.Last, m.Offset(r), m.Offset(r)+m.Length(r)-1))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// HumanTime formats a duration as bmaptool does: "[Nh ][Nm ]S.Ss".
+func HumanTime(d time.Duration) string {
+	s := d.Seconds()
+	h, m := int(s)/3600, int(s)%3600/60
+	s -= float64(h*3600 + m*60)
+	out := ""
+	if h > 0 {
+		out = fmt.Sprintf("%dh ", h)
+	}
+	if m > 0 {
+		out += fmt.Sprintf("%dm ", m)
+	}
+	return out + fmt.Sprintf("%.1fs", s)
+}
+
+// Summary describes where a copy's time went and names the bottleneck:
+// "reading and decompressing" (the compression), "hashing" (the CPU) or
+// "writing" (the device).
+func Summary(st flash.Stats) (text, bottleneck string) {
+	stages := []struct {
+		name string
+		d    time.Duration
+	}{{"reading and decompressing", st.ReadTime}, {"hashing", st.HashTime}, {"writing", st.WriteTime}}
+	slowest := stages[0]
+	for _, s := range stages[1:] {
+		if s.d > slowest.d {
+			slowest = s
+		}
+	}
+	text = fmt.Sprintf("time spent reading and decompressing %s, hashing %s, writing %s",
+		HumanTime(st.ReadTime), HumanTime(st.HashTime), HumanTime(st.WriteTime))
+	return text, slowest.name
+}
