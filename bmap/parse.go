@@ -199,6 +199,7 @@ func scan(data []byte) (*rawMap, error) {
 	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
+	d.CharsetReader = charsetReader
 	var stack []string
 	var text strings.Builder
 	var cur *rawRange
@@ -289,6 +290,40 @@ func scan(data []byte) (*rawMap, error) {
 		return nil, &FormatError{Element: "<BlockMap>", Msg: "missing"}
 	}
 	return raw, nil
+}
+
+// charsetReader decodes the encodings a bmap file may declare besides
+// UTF-8: bmaptool writes no declaration of its own but reads any that
+// Python knows, and hand-made or converted files say "US-ASCII",
+// "ISO-8859-1" or "UTF8". A bmap's content is ASCII, so these cover every
+// real file; others are refused by name.
+func charsetReader(label string, in io.Reader) (io.Reader, error) {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "utf-8", "utf8", "us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us":
+		return in, nil // ASCII is UTF-8; bytes above 0x7f are checked as UTF-8
+	case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "iso_8859-1", "cp819":
+		return latin1Reader{in}, nil
+	}
+	return nil, fmt.Errorf("encoding %q is not supported (a bmap is ASCII: declare UTF-8, US-ASCII or ISO-8859-1)", label)
+}
+
+// latin1Reader turns ISO-8859-1 into UTF-8: each byte is the code point of
+// the same value.
+type latin1Reader struct{ r io.Reader }
+
+func (l latin1Reader) Read(p []byte) (int, error) {
+	// Each input byte becomes at most two output bytes.
+	buf := make([]byte, (len(p)+1)/2)
+	n, err := l.r.Read(buf)
+	out := p[:0]
+	for _, c := range buf[:n] {
+		if c < 0x80 {
+			out = append(out, c)
+		} else {
+			out = append(out, 0xc0|c>>6, 0x80|c&0x3f)
+		}
+	}
+	return len(out), err
 }
 
 func parseVersion(v string) (major, minor int, err error) {

@@ -311,7 +311,7 @@ var badCases = []badCase{
 	{name: "HTML page", data: "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head></html>\n", want: []string{"<html>", "not a bmap file"}, line: "<html>"},
 	{name: "bmap without children", data: `<bmap version="2.0"/>`, want: []string{"<BlockMap>", "missing"}},
 	{name: "bmap without header", data: `<bmap version="1.0"><BlockMap/></bmap>`, want: []string{"<ImageSize>", "missing"}},
-	{name: "undeclared encoding", data: "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<bmap version=\"1.0\"/>", want: []string{"malformed XML"}},
+	{name: "unsupported encoding", data: "<?xml version=\"1.0\" encoding=\"UTF-16\" ?>\n<bmap version=\"1.0\"/>", want: []string{"malformed XML", `encoding "UTF-16" is not supported`}},
 }
 
 func (c badCase) input(tb testing.TB) []byte {
@@ -508,5 +508,36 @@ func TestFormatErrorText(t *testing.T) {
 		if got := tc.err.Error(); got != tc.want {
 			t.Errorf("%+v.Error() = %q, want %q", tc.err, got, tc.want)
 		}
+	}
+}
+
+// bmaptool (Python's XML parser) reads a bmap whatever encoding its
+// declaration names; hand-made and converted files say US-ASCII,
+// ISO-8859-1 or UTF8. A Latin-1 byte in a comment must be read as Latin-1.
+func TestParseEncodings(t *testing.T) {
+	base := readFixture(t, "sample.img.bmap.v2.0")
+	want, err := ParseBytes(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, enc := range []string{"UTF-8", "utf-8", "UTF8", "US-ASCII", "ascii", "ISO-8859-1", "latin1"} {
+		t.Run(enc, func(t *testing.T) {
+			data := edit(base, `<?xml version="1.0" ?>`, `<?xml version="1.0" encoding="`+enc+`"?>`)
+			if strings.Contains(strings.ToLower(enc), "8859") || enc == "latin1" {
+				// A comment in Latin-1: "é" is the byte 0xe9, not UTF-8.
+				data = edit(data, "<!-- Image size in bytes", "<!-- caf\xe9: Image size in bytes")
+			}
+			m, err := ParseBytes(resum(data))
+			if err != nil {
+				t.Fatalf("ParseBytes with encoding %q: %v", enc, err)
+			}
+			if !reflect.DeepEqual(m.Ranges, want.Ranges) || m.ImageSize != want.ImageSize {
+				t.Errorf("encoding %q: the map differs from the UTF-8 file's", enc)
+			}
+		})
+	}
+	data := resum(edit(base, `<?xml version="1.0" ?>`, `<?xml version="1.0" encoding="EBCDIC-US"?>`))
+	if _, err := ParseBytes(data); err == nil || !strings.Contains(err.Error(), `encoding "EBCDIC-US" is not supported`) {
+		t.Errorf("ParseBytes with EBCDIC-US: %v, want an error naming the encoding", err)
 	}
 }
