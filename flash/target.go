@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,11 +38,20 @@ var ErrTooSmall = errors.New("flash: image does not fit the device")
 // A Target is an opened destination. It writes with O_DIRECT where it can
 // (aligned buffers and offsets; see WriteAt) and falls back to buffered
 // writes for what is not aligned, such as an image's partial last block.
+//
+// A regular file is not written where it is: the image goes to a new file
+// beside it, which Commit renames over it once the copy is complete and
+// checked, so a failed or interrupted copy leaves the old file as it was
+// (see OpenTarget).
 type Target struct {
 	f    *os.File
-	path string
+	path string // what is written: for a replaced regular file, the new file beside it
+	dest string // the destination as given
 	kind Kind
 	size int64 // device size; for a regular file the image size, -1 unknown
+
+	replace   string // a regular file to rename path over at Commit; "" in place
+	committed bool
 
 	direct     bool  // f is currently in O_DIRECT mode
 	canDirect  bool  // O_DIRECT may be used
@@ -68,64 +78,201 @@ var flushEvery int64 = 32 << 20
 
 var _ io.WriterAt = (*Target)(nil)
 
-// OpenTarget checks and opens the destination for an image of imageSize
-// bytes (-1 if unknown):
-//   - a regular file is created or truncated (its old content must not
-//     survive) and sized to the image, so unwritten ranges stay holes;
+// ErrNoSpace is returned (wrapped) by OpenTarget when the filesystem of a
+// regular-file destination has less free space than the image's data.
+var ErrNoSpace = errors.New("flash: not enough free space")
+
+// TargetOptions describe the image a destination will receive.
+type TargetOptions struct {
+	// ImageSize is the image's size in bytes, -1 if unknown.
+	ImageSize int64
+	// MappedBytes is how many bytes will be written (the data a sparse
+	// file will hold), -1 if unknown: a regular file's filesystem must
+	// have that much free.
+	MappedBytes int64
+	// InPlace writes a regular file where it is, keeping what is not
+	// written, instead of replacing it.
+	InPlace bool
+}
+
+// OpenTarget checks and opens the destination at path:
+//   - a regular file is replaced: the image is written to a new file beside
+//     it (".NAME.bmap-*", in the same directory), sized to the image so
+//     unwritten ranges are holes, and Commit renames it over the old one;
+//     until then the old file is untouched, and Close without Commit
+//     removes the new one. Where no file can be created beside it (a
+//     directory without write permission), the file is truncated and
+//     written in place. Either way the filesystem must first have
+//     MappedBytes free (or, in place, with the old file's space counted).
+//     With InPlace the file is opened where it is, not truncated;
 //   - a block device is opened exclusively (the kernel refuses a mounted or
-//     otherwise busy device) and must be at least imageSize bytes;
+//     otherwise busy device) and must be at least ImageSize bytes;
 //   - a character device (such as /dev/null) is opened for writing.
 //
 // A path under /dev that does not exist is an error: a typo there would
 // otherwise create a file on the root filesystem.
-func OpenTarget(path string, imageSize int64) (*Target, error) {
+func OpenTarget(path string, o TargetOptions) (*Target, error) {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if abs, _ := filepath.Abs(path); strings.HasPrefix(abs, "/dev/") {
 			return nil, fmt.Errorf("%s does not exist: no such device (refusing to create a regular file under /dev)", path)
 		}
-		return openFile(path, imageSize)
+		return openFile(path, nil, o)
 	case err != nil:
 		return nil, err
 	}
 	switch mode := fi.Mode(); {
 	case mode.IsRegular():
-		return openFile(path, imageSize)
+		return openFile(path, fi, o)
 	case mode&os.ModeDevice != 0 && mode&os.ModeCharDevice == 0:
-		return openBlockDevice(path, imageSize)
+		return openBlockDevice(path, o.ImageSize)
 	case mode&os.ModeCharDevice != 0:
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
 			return nil, err
 		}
-		return &Target{f: f, path: path, kind: CharDevice, size: -1}, nil
+		return &Target{f: f, path: path, dest: path, kind: CharDevice, size: -1}, nil
 	case mode.IsDir():
 		return nil, fmt.Errorf("%s is a directory, not a file or device", path)
 	}
 	return nil, fmt.Errorf("%s is a %s, not a file or device: cannot write at offsets there", path, fi.Mode().Type())
 }
 
-func openFile(path string, imageSize int64) (*Target, error) {
-	f, direct, err := openDirect(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+// openFile opens a regular-file destination; old is the existing file's
+// information, nil if there is none.
+func openFile(path string, old os.FileInfo, o TargetOptions) (*Target, error) {
+	// Write where the name leads: replacing a symlink by a file would
+	// leave its target as it was.
+	real := path
+	if old != nil {
+		if r, err := filepath.EvalSymlinks(path); err == nil {
+			real = r
+		}
+	}
+	t := &Target{dest: path, kind: RegularFile, size: o.ImageSize, sectorSize: alignment}
+	var err error
+	switch {
+	case o.InPlace:
+		t.f, t.direct, err = openDirect(real, os.O_WRONLY|os.O_CREATE, 0o644)
+		t.path = real
+	default:
+		if err = checkSpace(real, old, o.MappedBytes, false); err != nil {
+			return nil, err
+		}
+		t.f, t.direct, err = createBeside(real, old)
+		if err == nil {
+			t.path, t.replace = t.f.Name(), real
+		} else if errors.Is(err, os.ErrPermission) || isReadOnlyFS(err) {
+			// No file can be made beside it: write it in place.
+			if err = checkSpace(real, old, o.MappedBytes, true); err != nil {
+				return nil, err
+			}
+			t.f, t.direct, err = openDirect(real, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			t.path, t.replace = real, ""
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{f: f, path: path, kind: RegularFile, size: imageSize, direct: direct, canDirect: direct, sectorSize: alignment}
-	if imageSize >= 0 {
+	t.canDirect = t.direct
+	if o.ImageSize >= 0 {
 		// Size first: a file that will have this size anyway avoids
 		// speculative preallocation beyond it (XFS) and shows holes as
 		// holes from the start.
-		if err := f.Truncate(imageSize); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("sizing %s to %d bytes: %w", path, imageSize, err)
+		if err := t.f.Truncate(o.ImageSize); err != nil {
+			t.Close()
+			return nil, fmt.Errorf("sizing %s to %d bytes: %w", t.path, o.ImageSize, err)
 		}
 	}
 	return t, nil
 }
 
-// Path returns the path the target was opened with.
+// createBeside creates a new file in the directory of path, with the
+// permissions of the file it will replace (old; nil: 0644).
+func createBeside(path string, old os.FileInfo) (*os.File, bool, error) {
+	perm := os.FileMode(0o644)
+	if old != nil {
+		perm = old.Mode().Perm()
+	}
+	dir, base := filepath.Split(path)
+	var err error
+	for i := 0; i < 100; i++ {
+		name := filepath.Join(dir, fmt.Sprintf(".%s.bmap-%06d", base, rand.IntN(1000000)))
+		var f *os.File
+		var direct bool
+		f, direct, err = openDirect(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if err == nil {
+			if old != nil {
+				f.Chmod(perm) // the umask may have narrowed it
+			}
+			return f, direct, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			break
+		}
+	}
+	return nil, false, err
+}
+
+// checkSpace fails with ErrNoSpace if the filesystem holding path has less
+// than need bytes free (need < 0: unknown, no check). In place, the old
+// file's space is freed first and counts as free.
+func checkSpace(path string, old os.FileInfo, need int64, inPlace bool) error {
+	if need < 0 {
+		return nil
+	}
+	free, err := freeSpace(filepath.Dir(path))
+	if err != nil {
+		return nil // cannot tell: the writes will say
+	}
+	oldSize := int64(0)
+	if old != nil {
+		oldSize = allocated(old)
+	}
+	if inPlace {
+		free += oldSize
+	}
+	// A little room for the filesystem's own metadata.
+	need += need / 64
+	if free >= need {
+		return nil
+	}
+	hint := ""
+	if !inPlace && old != nil && free+oldSize >= need {
+		hint = fmt.Sprintf("; the old %s (%d bytes) is kept until the new one is complete: remove it first to make room", path, oldSize)
+	}
+	return fmt.Errorf("%w: %s needs %d bytes for the image's data and its filesystem has %d free%s", ErrNoSpace, path, need, free, hint)
+}
+
+// Path returns the path being written: the destination, or for a regular
+// file that will be replaced, the new file beside it (see Commit).
 func (t *Target) Path() string { return t.path }
+
+// Replacing reports whether the target is a new file that Commit renames
+// over the destination: until then the destination is as it was.
+func (t *Target) Replacing() bool { return t.replace != "" && !t.committed }
+
+// Dest returns the destination as given to OpenTarget.
+func (t *Target) Dest() string { return t.dest }
+
+// Commit puts a replaced regular file in place: the new file, complete and
+// synced (see Finish), is renamed over the destination and the directory
+// synced. For every other target it does nothing.
+func (t *Target) Commit() error {
+	if t.replace == "" || t.committed {
+		return nil
+	}
+	if err := os.Rename(t.path, t.replace); err != nil {
+		return fmt.Errorf("replacing %s: %w", t.replace, err)
+	}
+	t.committed = true
+	if d, err := os.Open(filepath.Dir(t.replace)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
 
 // Kind returns what the target is.
 func (t *Target) Kind() Kind { return t.kind }
@@ -224,8 +371,17 @@ func (t *Target) Finish(size int64) error {
 	return nil
 }
 
-// Close closes the target.
+// Close closes the target. A replaced regular file that was not committed
+// is removed: the destination keeps its old content.
 func (t *Target) Close() error {
+	if t.f == nil {
+		return nil
+	}
 	t.flushes.Wait()
-	return t.f.Close()
+	err := t.f.Close()
+	t.f = nil
+	if t.replace != "" && !t.committed {
+		os.Remove(t.path)
+	}
+	return err
 }

@@ -21,7 +21,7 @@ func TestTargetFlushBehind(t *testing.T) {
 	for _, every := range []int64{4096, 64 << 10, 1 << 30} {
 		flushEvery = every
 		path := filepath.Join(t.TempDir(), "out.img")
-		dst, err := OpenTarget(path, m.ImageSize)
+		dst, err := OpenTarget(path, TargetOptions{ImageSize: m.ImageSize, MappedBytes: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,6 +30,9 @@ func TestTargetFlushBehind(t *testing.T) {
 		}
 		if err := dst.Finish(-1); err != nil {
 			t.Fatalf("flush every %d: Finish: %v", every, err)
+		}
+		if err := dst.Commit(); err != nil {
+			t.Fatalf("flush every %d: Commit: %v", every, err)
 		}
 		if err := dst.Close(); err != nil {
 			t.Fatal(err)
@@ -46,7 +49,7 @@ func TestTargetFlushBehind(t *testing.T) {
 	// Closed without Finish (an interrupted copy): Close waits for a
 	// running flush, so it never syncs a closed descriptor.
 	flushEvery = 4096
-	dst, err := OpenTarget(filepath.Join(t.TempDir(), "out.img"), m.ImageSize)
+	dst, err := OpenTarget(filepath.Join(t.TempDir(), "out.img"), TargetOptions{ImageSize: m.ImageSize, MappedBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -165,7 +165,11 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	if err != nil {
 		return res, err
 	}
-	t, err := flash.OpenTarget(path, img.size)
+	mapped := int64(-1)
+	if m != nil {
+		mapped = m.MappedBytes()
+	}
+	t, err := flash.OpenTarget(path, flash.TargetOptions{ImageSize: img.size, MappedBytes: mapped})
 	if err != nil {
 		return res, fmt.Errorf("cannot open destination file '%s': %w", o.Dest, err)
 	}
@@ -200,6 +204,9 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 		err = readBack(ctx, op, log, o, t, m)
 	}
 	if err == nil {
+		err = t.Commit()
+	}
+	if err == nil {
 		if perr := t.RereadPartitions(); perr != nil {
 			log.Warnf("%v", perr)
 		}
@@ -209,11 +216,16 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	}
 	res.Elapsed = time.Since(start)
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil {
-			if !errors.Is(err, cause) {
-				err = fmt.Errorf("%w: %w", cause, err)
-			}
-			// Interrupted: what was written is flushed, and incomplete.
+		interrupted := context.Cause(ctx)
+		if interrupted != nil && !errors.Is(err, interrupted) {
+			err = fmt.Errorf("%w: %w", interrupted, err)
+		}
+		switch {
+		case t.Replacing():
+			// The new file is removed when t is closed.
+			err = fmt.Errorf("%w; %s was left as it was", err, o.Dest)
+		case interrupted != nil:
+			// What was written is flushed, and incomplete.
 			t.Finish(-1)
 			err = fmt.Errorf("%w; %s holds an incomplete image", err, o.Dest)
 		}

@@ -71,7 +71,7 @@ func rbDescribe(m *bmap.Map, r bmap.Range) string {
 // rbDamage overwrites len(data) bytes of the file or device at path at off.
 func rbDamage(t testing.TB, path string, off int64, data []byte) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := os.OpenFile(beingWritten(t, path), os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +81,24 @@ func rbDamage(t testing.TB, path string, off int64, data []byte) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// beingWritten returns the file a copy to the regular file dest is writing:
+// the new file beside dest, until the copy renames it over dest.
+func beingWritten(t testing.TB, dest string) string {
+	t.Helper()
+	beside, err := filepath.Glob(filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+".bmap-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch len(beside) {
+	case 0:
+		return dest
+	case 1:
+		return beside[0]
+	}
+	t.Fatalf("several files are being written beside %s: %v", dest, beside)
+	return ""
 }
 
 // rbHookWriter collects stderr and calls hook(n) when the n-th read-back

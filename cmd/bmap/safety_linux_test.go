@@ -171,6 +171,10 @@ func sfRefused(t *testing.T, dev string, size int64, before string, args []strin
 	if strings.Contains(r.stderr, "copying image") {
 		t.Errorf("the refused copy started:\n%s", r.stderr)
 	}
+	// --force cannot help with a device the kernel holds: no hint to it.
+	if !containsString(args, "--force") && strings.Contains(r.stderr, "--force") {
+		t.Errorf("the refusal suggests --force, which the kernel's exclusive open defeats:\n%s", r.stderr)
+	}
 	sfUnchanged(t, dev, size, before)
 }
 
@@ -191,7 +195,7 @@ func TestSafetyMountedPartition(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"disk", []string{"--bmap", img.bmap, img.path, dev}, []string{"refusing", dev, p1 + " is mounted on " + mnt, "--force"}},
+		{"disk", []string{"--bmap", img.bmap, img.path, dev}, []string{"refusing", dev, p1 + " is mounted on " + mnt, "unmount " + p1}},
 		{"disk-nobmap", []string{"--nobmap", img.gz, dev}, []string{"refusing", dev, p1, mnt}},
 		{"disk-force", []string{"--force", "--bmap", img.bmap, img.path, dev}, []string{dev, "busy"}},
 		{"partition", []string{"--bmap", img.bmap, img.path, parts[0]}, []string{"refusing", parts[0], "mounted on " + mnt}},
@@ -344,10 +348,10 @@ func TestSafetyRemovable(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"disk", []string{"--removable-device", "--bmap", img.bmap, img.path, dev}, []string{dev, "not a removable device", "--removable-device"}},
-		{"force", []string{"--removable-device", "--force", "--bmap", img.bmap, img.path, dev}, []string{dev, "not a removable device"}},
-		{"partition", []string{"--removable-device", "--nobmap", img.path, parts[0]}, []string{parts[0] + " (" + disk + ")", "not a removable device"}},
-		{"link-to-partition", []string{"--removable-device", "--nobmap", img.gz, sfLinks(t, parts[1])}, []string{"(" + disk + ")", "not a removable device"}},
+		{"disk", []string{"--removable-device", "--bmap", img.bmap, img.path, dev}, []string{dev, "not a removable block device", "--removable-device"}},
+		{"force", []string{"--removable-device", "--force", "--bmap", img.bmap, img.path, dev}, []string{dev, "not a removable block device"}},
+		{"partition", []string{"--removable-device", "--nobmap", img.path, parts[0]}, []string{parts[0] + " (" + disk + ")", "not a removable block device"}},
+		{"link-to-partition", []string{"--removable-device", "--nobmap", img.gz, sfLinks(t, parts[1])}, []string{"(" + disk + ")", "not a removable block device"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -422,8 +426,9 @@ func sfSlowStdin(t *testing.T, data []byte, chunk int, pause time.Duration) *sfS
 
 // TestSafetyInterrupt stops the built program with SIGINT and SIGTERM in the
 // middle of a copy from a slow stdin: it stops reading at once, exits 128+N
-// within a few seconds, and says it was interrupted and that the
-// destination holds an incomplete image.
+// within a few seconds, and says it was interrupted and what the destination
+// holds: a device holds an incomplete image, a file keeps its old content
+// (the image was being written beside it).
 func TestSafetyInterrupt(t *testing.T) {
 	bin := builtBinary(t)
 	dir := t.TempDir()
@@ -441,7 +446,11 @@ func TestSafetyInterrupt(t *testing.T) {
 		name string
 		dest func(t *testing.T) string
 	}{
-		{"file", func(t *testing.T) string { return filepath.Join(t.TempDir(), "out.img") }},
+		{"file", func(t *testing.T) string {
+			dest := filepath.Join(t.TempDir(), "out.img")
+			writeFile(t, dest, []byte("precious\n"))
+			return dest
+		}},
 		{"loop", func(t *testing.T) string {
 			needRoot(t)
 			return deviceWith(t, oldContent(len(img.data)))
@@ -518,7 +527,17 @@ func TestSafetyInterrupt(t *testing.T) {
 					t.Errorf("exit status %d (%v), want %d", ee.ExitCode(), ee, s.code)
 				}
 				msg := errorLine(t, result{stderr: stderr.String(), code: ee.ExitCode()})
-				for _, w := range []string{"interrupted by " + s.name, dest, "incomplete"} {
+				holds := "incomplete"
+				if d.name == "file" {
+					holds = "was left as it was"
+					if got := string(readFile(t, dest)); got != "precious\n" {
+						t.Errorf("after the interrupted copy, %s holds %d bytes, want its old content", dest, len(got))
+					}
+					if left, _ := filepath.Glob(filepath.Join(filepath.Dir(dest), ".*")); len(left) > 0 {
+						t.Errorf("the interrupted copy left %v behind", left)
+					}
+				}
+				for _, w := range []string{"interrupted by " + s.name, dest, holds} {
 					if !strings.Contains(msg, w) {
 						t.Errorf("error %q does not mention %q", msg, w)
 					}
@@ -602,4 +621,13 @@ func sfAttachRO(t *testing.T, backing string) (string, func()) {
 	}
 	t.Cleanup(detach)
 	return dev, detach
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
