@@ -1,6 +1,7 @@
-// Package simg reads Android sparse images (simg), the format of AOSP
-// libsparse (sparse_format.h) that fastboot, U-Boot's "mmc swrite", NXP
-// uuu and Qualcomm qdl flash.
+// Package simg reads and writes Android sparse images (simg), the format
+// of AOSP libsparse (sparse_format.h) that fastboot, U-Boot's
+// "mmc swrite", NXP uuu and Qualcomm qdl flash, and converts them to and
+// from raw images with a block map.
 //
 // # Format
 //
@@ -20,7 +21,7 @@
 //
 // The image is blocks × block size bytes: a sparse image holds whole
 // blocks, so an image whose size is not a multiple of the block size
-// comes back from img2simg padded with zeros.
+// comes back from img2simg (and from Writer) padded with zeros.
 //
 // # Reading
 //
@@ -58,6 +59,16 @@
 // the destination already reads as zeros (a new regular file),
 // MapOptions.ZeroFillIsHole leaves them out of the map; img2simg writes
 // every zero block as one, holes included.
+//
+// # Writing and converting
+//
+// Writer makes a sparse image from image bytes and holes: each whole
+// block that is one 4-byte pattern repeated becomes FILL, other data RAW,
+// holes DONT_CARE, neighbours of one kind one chunk. FromRaw feeds it a
+// raw image and its bmap, checking the bmap's range checksums as it
+// reads. ToRaw expands a sparse image into a sparse file and returns its
+// bmap with SHA-256 range checksums, equal to what "bmap create" makes
+// of that file when the filesystem's block size is the image's.
 //
 // The package imports only bmap from this module: decompression happens
 // before (package decompress yields the raw bytes of a compressed simg),
