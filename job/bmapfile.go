@@ -84,37 +84,42 @@ func findBmap(ctx context.Context, op *source.Opener, log Logger, image, given s
 			return "", fmt.Errorf("looking for the bmap at %s: %w", c, err)
 		}
 		if ok {
-			log.Infof("discovered bmap file '%s'", c)
+			log.Infof("discovered bmap file '%s'", source.Redact(c))
 			return c, nil
 		}
 	}
+	shown := make([]string, len(candidates))
+	for i, c := range candidates {
+		shown[i] = source.Redact(c)
+	}
 	return "", fmt.Errorf("%w, please, use --nobmap option to flash without bmap (looked for %s; give one with --bmap)",
-		ErrNoBmap, strings.Join(candidates, ", "))
+		ErrNoBmap, strings.Join(shown, ", "))
 }
 
 // loadBmap reads the bmap at name (possibly compressed), checks its OpenPGP
 // signature as sig says (clearsigned, or detached beside it) and parses it,
 // which checks its own checksum. Nothing here touches a destination.
 func loadBmap(ctx context.Context, op *source.Opener, log Logger, name string, sig Signature) (*bmap.Map, error) {
+	shown := source.Redact(name)
 	raw, err := op.ReadAll(ctx, name, bmap.MaxSize)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open bmap file '%s': %w", name, err)
+		return nil, fmt.Errorf("cannot open bmap file '%s': %w", shown, err)
 	}
-	dec, err := decompress.NewReader(bytes.NewReader(raw), name)
+	dec, err := decompress.NewReader(bytes.NewReader(raw), source.PathOf(name))
 	if err != nil {
-		return nil, fmt.Errorf("bmap %s: %w", name, err)
+		return nil, fmt.Errorf("bmap %s: %w", shown, err)
 	}
 	defer dec.Close()
 	data, err := io.ReadAll(io.LimitReader(dec, bmap.MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading bmap %s: %w", name, err)
+		return nil, fmt.Errorf("reading bmap %s: %w", shown, err)
 	}
 	if data, err = checkSignature(ctx, op, log, name, raw, data, sig); err != nil {
 		return nil, err
 	}
 	m, err := bmap.ParseBytes(data)
 	if err != nil {
-		return nil, fmt.Errorf("bmap %s: %w", name, err)
+		return nil, fmt.Errorf("bmap %s: %w", shown, err)
 	}
 	return m, nil
 }
@@ -128,14 +133,15 @@ var sigSuffixes = []string{".asc", ".sig", ".gpg"}
 // detached signature may cover it or the decompressed data.
 func checkSignature(ctx context.Context, op *source.Opener, log Logger, name string, raw, data []byte, sig Signature) ([]byte, error) {
 	opts := verify.Options{Fingerprint: sig.Fingerprint}
+	shown := source.Redact(name)
 	if verify.IsClearSigned(data) {
 		log.Infof("discovered inline signature")
 		if sig.Skip {
 			text, err := verify.ClearSignedText(data)
 			if err != nil {
-				return nil, fmt.Errorf("bmap %s: %w", name, err)
+				return nil, fmt.Errorf("bmap %s: %w", shown, err)
 			}
-			log.Warnf("bmap file '%s' is signed, but its signature was not verified (--no-sig-verify)", name)
+			log.Warnf("bmap file '%s' is signed, but its signature was not verified (--no-sig-verify)", shown)
 			return text, nil
 		}
 		kr, err := loadKeyring(log, sig)
@@ -144,7 +150,7 @@ func checkSignature(ctx context.Context, op *source.Opener, log Logger, name str
 		}
 		text, signer, err := verify.ClearSigned(kr, data, opts)
 		if err != nil {
-			return nil, signatureError(name, name, err)
+			return nil, signatureError(shown, shown, err)
 		}
 		log.Infof("successfully verified bmap file signature of %s", signer)
 		return text, nil
@@ -158,30 +164,30 @@ func checkSignature(ctx context.Context, op *source.Opener, log Logger, name str
 			c := source.Sibling(name, ext)
 			ok, err := op.Exists(ctx, c)
 			if err != nil {
-				return nil, fmt.Errorf("looking for the bmap's signature at %s: %w", c, err)
+				return nil, fmt.Errorf("looking for the bmap's signature at %s: %w", source.Redact(c), err)
 			}
 			if ok {
 				sigName = c
-				log.Infof("discovered signature file for bmap '%s'", sigName)
+				log.Infof("discovered signature file for bmap '%s'", source.Redact(sigName))
 				break
 			}
 		}
 	}
 	if sigName == "" {
-		tried := fmt.Sprintf("no clearsigned text in %s, no %s, %s or %s", name,
-			source.Sibling(name, sigSuffixes[0]), sigSuffixes[1], sigSuffixes[2])
+		tried := fmt.Sprintf("no clearsigned text in %s, no %s, %s or %s", shown,
+			source.Redact(source.Sibling(name, sigSuffixes[0])), sigSuffixes[1], sigSuffixes[2])
 		switch {
 		case sig.Fingerprint != "":
 			return nil, fmt.Errorf("no signature found but --fingerprint given (%s)", tried)
 		case sig.Keyring != "":
 			return nil, fmt.Errorf("no signature found but --keyring given (%s)", tried)
 		}
-		log.Debugf("bmap %s is not signed", name)
+		log.Debugf("bmap %s is not signed", shown)
 		return data, nil
 	}
 	sigData, err := op.ReadAll(ctx, sigName, maxSignatureSize)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open bmap signature file '%s': %w", sigName, err)
+		return nil, fmt.Errorf("cannot open bmap signature file '%s': %w", source.Redact(sigName), err)
 	}
 	kr, err := loadKeyring(log, sig)
 	if err != nil {
@@ -195,7 +201,7 @@ func checkSignature(ctx context.Context, op *source.Opener, log Logger, name str
 		}
 	}
 	if err != nil {
-		return nil, signatureError(name, sigName, err)
+		return nil, signatureError(shown, source.Redact(sigName), err)
 	}
 	log.Infof("successfully verified bmap file signature of %s", signer)
 	return data, nil

@@ -76,6 +76,9 @@ type CopyInfo struct {
 	// pipe), rather than its ranges only.
 	Stream bool
 	Verify bool // the ranges' checksums are checked
+	// Transfer counts what is fetched over the network; nil for a local
+	// image. Another goroutine may poll it during the copy.
+	Transfer source.Transferer
 }
 
 // MappedBytes returns the bytes to write, -1 if unknown.
@@ -91,6 +94,17 @@ type CopyResult struct {
 	Info    CopyInfo
 	Stats   flash.Stats
 	Elapsed time.Duration
+	// Transfer is what was fetched over the network for the image (its
+	// bmap and signature aside); nil for a local image.
+	Transfer *source.TransferStats
+}
+
+// networkWait is how long the copy waited for the network.
+func (r CopyResult) networkWait() time.Duration {
+	if r.Transfer == nil {
+		return 0
+	}
+	return r.Transfer.Wait
 }
 
 // Check refuses options that contradict each other.
@@ -133,13 +147,13 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 			return res, err
 		}
 		if source.SameFile(o.Image, bmapName) {
-			return res, fmt.Errorf("the bmap %s is the image itself: make sure you are writing your image and not the bmap file (you specified the same path for them)", bmapName)
+			return res, fmt.Errorf("the bmap %s is the image itself: make sure you are writing your image and not the bmap file (you specified the same path for them)", source.Redact(bmapName))
 		}
 		if m, err = loadBmap(ctx, op, log, bmapName, o.Signature); err != nil {
 			return res, err
 		}
 		if o.Readback && m.ChecksumType == "" {
-			return res, fmt.Errorf("--verify-readback needs a bmap with checksums, but %s (version %s) has none", bmapName, m.Version)
+			return res, fmt.Errorf("--verify-readback needs a bmap with checksums, but %s (version %s) has none", source.Redact(bmapName), m.Version)
 		}
 		log.Infof("block map format version %s", m.Version)
 		log.Infof("%d blocks of size %d (%s), mapped %d blocks (%s or %.1f%%)",
@@ -179,8 +193,8 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	} else {
 		log.Infof("copying image '%s' to %s '%s' using bmap file '%s'", source.Base(o.Image), t.Kind(), o.Dest, source.Base(bmapName))
 	}
-	res.Info = CopyInfo{Image: o.Image, Bmap: bmapName, Dest: o.Dest, DestKind: t.Kind(), Format: img.kind,
-		ImageSize: img.size, Map: m, Stream: img.stream, Verify: !o.NoVerify}
+	res.Info = CopyInfo{Image: source.Redact(o.Image), Bmap: source.Redact(bmapName), Dest: o.Dest, DestKind: t.Kind(), Format: img.kind,
+		ImageSize: img.size, Map: m, Stream: img.stream, Verify: !o.NoVerify, Transfer: img.transfer}
 	if o.Hooks.Started != nil {
 		o.Hooks.Started(res.Info)
 	}
@@ -192,13 +206,17 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 		verified = func(r bmap.Range) { o.Hooks.Verified(m, r) }
 	}
 	res.Stats, err = flash.Copy(ctx, t, img.src, m, flash.Options{NoVerify: o.NoVerify, Progress: o.Progress, Verified: verified})
+	if img.transfer != nil {
+		ts := img.transfer.Transferred()
+		res.Transfer = &ts
+	}
 	if o.Hooks.Written != nil {
 		o.Hooks.Written(res.Stats, err)
 	}
 	if err == nil {
 		err = finish(log, o.Dest, t, res.Stats.ImageBytes)
 	} else {
-		err = fmt.Errorf("copying %s to %s: %w", o.Image, o.Dest, err)
+		err = fmt.Errorf("copying %s to %s: %w", source.Redact(o.Image), o.Dest, err)
 	}
 	if err == nil && o.Readback {
 		err = readBack(ctx, op, log, o, t, m)
@@ -233,7 +251,11 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	}
 	log.Infof("copying time: %s, copying speed %s/sec", HumanTime(res.Elapsed),
 		bmap.HumanSize(int64(float64(res.Stats.WrittenBytes)/max(res.Elapsed.Seconds(), 1e-3))))
-	text, bottleneck := Summary(res.Stats)
+	if res.Transfer != nil {
+		log.Infof("downloaded %s in %d requests (%d retried) for %s of image data", bmap.HumanSize(res.Transfer.Bytes),
+			res.Transfer.Requests, res.Transfer.Retries, bmap.HumanSize(res.Stats.WrittenBytes))
+	}
+	text, bottleneck := Summary(res.Stats, res.networkWait())
 	log.Infof("%s: %s was the bottleneck", text, bottleneck)
 	return res, nil
 }
@@ -322,13 +344,20 @@ func HumanTime(d time.Duration) string {
 }
 
 // Summary describes where a copy's time went and names the bottleneck:
-// "reading and decompressing" (the compression), "hashing" (the CPU) or
-// "writing" (the device).
-func Summary(st flash.Stats) (text, bottleneck string) {
-	stages := []struct {
+// "downloading" (the network), "reading and decompressing" (the
+// compression), "hashing" (the CPU) or "writing" (the device). network
+// is how long reading waited for the network (0 for a local image); it
+// is taken out of the reading time, so for a compressed image that is
+// decoded beside its download both are approximate.
+func Summary(st flash.Stats, network time.Duration) (text, bottleneck string) {
+	type stage struct {
 		name string
 		d    time.Duration
-	}{{"reading and decompressing", st.ReadTime}, {"hashing", st.HashTime}, {"writing", st.WriteTime}}
+	}
+	stages := []stage{{"reading and decompressing", max(0, st.ReadTime-network)}, {"hashing", st.HashTime}, {"writing", st.WriteTime}}
+	if network > 0 {
+		stages = append([]stage{{"downloading", network}}, stages...)
+	}
 	slowest := stages[0]
 	for _, s := range stages[1:] {
 		if s.d > slowest.d {
@@ -336,6 +365,9 @@ func Summary(st flash.Stats) (text, bottleneck string) {
 		}
 	}
 	text = fmt.Sprintf("time spent reading and decompressing %s, hashing %s, writing %s",
-		HumanTime(st.ReadTime), HumanTime(st.HashTime), HumanTime(st.WriteTime))
+		HumanTime(stages[len(stages)-3].d), HumanTime(st.HashTime), HumanTime(st.WriteTime))
+	if network > 0 {
+		text = fmt.Sprintf("time spent downloading %s, ", HumanTime(network)) + text[len("time spent "):]
+	}
 	return text, slowest.name
 }

@@ -18,7 +18,9 @@ type image struct {
 	// stream: the image is read in order, holes included (a decoder, a
 	// pipe); else holes are skipped by seeking.
 	stream bool
-	closes []func() error
+	// transfer counts what a remote source fetched; nil for local ones.
+	transfer source.Transferer
+	closes   []func() error
 }
 
 func (i *image) Close() error {
@@ -29,18 +31,25 @@ func (i *image) Close() error {
 	return nil
 }
 
-// openImage opens name, detects its format and, for a raw local file,
-// checks its size against m (nil: no bmap).
+// openImage opens name, detects its format and, for a raw image whose
+// source seeks (a local file, a server that honours Range), checks its
+// size against m (nil: no bmap) and reads it directly, so holes are
+// skipped by seeking. A source that prefetches is told what will be read:
+// the mapped ranges of a raw image, the rest of a compressed one.
 func openImage(ctx context.Context, op *source.Opener, log Logger, name string, m *bmap.Map) (*image, error) {
 	src, err := op.Open(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open image: %w", err)
 	}
-	img := &image{size: -1, closes: []func() error{src.Close}}
-	dec, err := decompress.NewReader(src, name)
+	shown := source.Redact(name)
+	img := &image{size: -1, closes: []func() error{src.Close}, src: src}
+	if t, ok := src.(source.Transferer); ok {
+		img.transfer = t
+	}
+	dec, err := decompress.NewReader(src, source.PathOf(name))
 	if err != nil {
 		img.Close()
-		return nil, fmt.Errorf("image %s: %w", name, err)
+		return nil, fmt.Errorf("image %s: %w", shown, err)
 	}
 	img.closes = append(img.closes, dec.Close)
 	for _, n := range dec.Notes() {
@@ -50,19 +59,38 @@ func openImage(ctx context.Context, op *source.Opener, log Logger, name string, 
 	if m != nil {
 		img.size = m.ImageSize
 	}
-	if f, ok := src.(*source.File); ok && img.kind == (decompress.Kind{Format: decompress.Raw}) {
-		if m != nil && f.Size() != m.ImageSize {
+	pf, _ := src.(source.Prefetcher)
+	seeker, seeks := src.(io.Seeker)
+	if seeks && src.Size() >= 0 && img.kind == (decompress.Kind{Format: decompress.Raw}) {
+		if m != nil && src.Size() != m.ImageSize {
 			img.Close()
 			return nil, fmt.Errorf("image %s is %d bytes, but the bmap says the image is %d bytes: wrong image or wrong bmap",
-				name, f.Size(), m.ImageSize)
+				shown, src.Size(), m.ImageSize)
 		}
-		img.size = f.Size()
-		// A raw local file: read it directly, so holes are skipped by
-		// seeking and ranges may be read side by side.
-		if _, err := f.Seek(0, io.SeekStart); err == nil {
-			img.src, img.stream = f, false
+		img.size = src.Size()
+		// Read the source directly, so holes are skipped by seeking and
+		// (a local file) ranges may be read side by side.
+		if _, err := seeker.Seek(0, io.SeekStart); err == nil {
+			img.src, img.stream = src, false
+			if pf != nil {
+				pf.Prefetch(extentsOf(m, img.size))
+			}
 		}
+	} else if pf != nil && src.Size() >= 0 {
+		pf.Prefetch([]source.Extent{{Offset: 0, Length: src.Size()}})
 	}
 	log.Debugf("image format: %s", img.kind)
 	return img, nil
+}
+
+// extentsOf returns the byte ranges m maps (the whole image if m is nil).
+func extentsOf(m *bmap.Map, size int64) []source.Extent {
+	if m == nil {
+		return []source.Extent{{Offset: 0, Length: size}}
+	}
+	out := make([]source.Extent, len(m.Ranges))
+	for i, r := range m.Ranges {
+		out[i] = source.Extent{Offset: m.Offset(r), Length: m.Length(r)}
+	}
+	return out
 }

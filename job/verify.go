@@ -59,8 +59,9 @@ func Verify(ctx context.Context, o VerifyOptions) error {
 	if err != nil {
 		return err
 	}
+	shown := source.Redact(name)
 	if m.ChecksumType == "" {
-		return fmt.Errorf("bmap %s (version %s) has no checksums to verify against", name, m.Version)
+		return fmt.Errorf("bmap %s (version %s) has no checksums to verify against", shown, m.Version)
 	}
 	fi, err := os.Stat(o.Target)
 	if err != nil {
@@ -75,20 +76,20 @@ func Verify(ctx context.Context, o VerifyOptions) error {
 		size = d.Size
 	}
 	if size < m.ImageSize {
-		return fmt.Errorf("%s is %d bytes, smaller than the %d-byte image the bmap %s describes", o.Target, size, m.ImageSize, name)
+		return fmt.Errorf("%s is %d bytes, smaller than the %d-byte image the bmap %s describes", o.Target, size, m.ImageSize, shown)
 	}
 	r, err := flash.OpenDirectReader(o.Target)
 	if err != nil {
 		return fmt.Errorf("cannot verify: %w", err)
 	}
 	defer r.Close()
-	log.Infof("verifying %s in %d ranges of '%s' against '%s'", bmap.HumanSize(m.MappedBytes()), len(m.Ranges), o.Target, name)
+	log.Infof("verifying %s in %d ranges of '%s' against '%s'", bmap.HumanSize(m.MappedBytes()), len(m.Ranges), o.Target, shown)
 	bad, err := m.Verify(ctx, r, 0)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", o.Target, err)
 	}
 	if len(bad) > 0 {
-		return &MismatchError{Target: o.Target, Bmap: name, Map: m, Bad: bad}
+		return &MismatchError{Target: o.Target, Bmap: shown, Map: m, Bad: bad}
 	}
 	log.Infof("all %d ranges of '%s' match the bmap", len(m.Ranges), o.Target)
 	return nil

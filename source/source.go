@@ -14,10 +14,13 @@ package source
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"sync"
 )
 
 // Stdin is the name that stands for standard input.
@@ -32,11 +35,40 @@ type Source interface {
 	Size() int64
 }
 
-// An Opener opens sources by name. The zero value opens local paths;
-// standard input needs Stdin.
+// An Opener opens sources by name. The zero value opens local paths and
+// URLs with the defaults; standard input needs Stdin. An Opener must not
+// be copied after first use.
 type Opener struct {
 	// Stdin is what the name "-" reads. Nil: "-" cannot be opened.
 	Stdin io.Reader
+	// Header holds HTTP headers sent with every request to the origin
+	// host of an http(s) URL (tokens: "Authorization: Bearer ...",
+	// GitLab's "JOB-TOKEN"), and to no other host: never across a
+	// redirect to another host.
+	Header http.Header
+	// Net tunes timeouts, retries and prefetching of remote sources.
+	Net NetOptions
+	// TLS, if not nil, replaces the TLS configuration of https requests
+	// (the system's trust store, with SSL_CERT_FILE and SSL_CERT_DIR
+	// honoured). Tests use it to trust their own server.
+	TLS *tls.Config
+	// SSH is the ssh command and the arguments to put first, for ssh://
+	// names; nil runs "ssh" (so ~/.ssh/config, agents and known_hosts
+	// apply).
+	SSH []string
+	// Debugf, if not nil, receives debugging lines: requests, their
+	// status, retries. URLs in them are redacted (see Redact); header
+	// values and passwords never appear.
+	Debugf func(format string, args ...any)
+
+	once sync.Once
+	http *http.Client
+}
+
+func (o *Opener) debugf(format string, args ...any) {
+	if o.Debugf != nil {
+		o.Debugf(format, args...)
+	}
 }
 
 // ErrNotFound is returned (wrapped) when a name does not exist.
@@ -46,6 +78,9 @@ var ErrNotFound = errors.New("source: not found")
 func (o *Opener) Open(ctx context.Context, name string) (Source, error) {
 	if name == Stdin {
 		return o.stdin()
+	}
+	if IsRemote(name) {
+		return o.openRemote(ctx, name)
 	}
 	f, err := os.Open(name)
 	if err != nil {
@@ -95,12 +130,18 @@ func (o *Opener) ReadAll(ctx context.Context, name string, limit int64) ([]byte,
 		return nil, err
 	}
 	defer s.Close()
+	if s.Size() > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", Redact(name), limit)
+	}
 	data, err := io.ReadAll(io.LimitReader(s, limit+1))
 	if err != nil {
+		if IsRemote(name) {
+			return nil, err // it names the URL
+		}
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, limit)
+		return nil, fmt.Errorf("%s is larger than %d bytes", Redact(name), limit)
 	}
 	return data, nil
 }
@@ -111,6 +152,9 @@ func (o *Opener) ReadAll(ctx context.Context, name string, limit int64) ([]byte,
 func (o *Opener) Exists(ctx context.Context, name string) (bool, error) {
 	if name == Stdin {
 		return false, nil
+	}
+	if IsRemote(name) {
+		return o.existsRemote(ctx, name)
 	}
 	fi, err := os.Stat(name)
 	switch {
@@ -163,11 +207,14 @@ func (s *stream) Close() error               { return s.close() }
 func (s *stream) Name() string               { return s.name }
 func (s *stream) Size() int64                { return s.size }
 
-// SameFile reports whether the names a and b are the same local file.
-// Names that are not local files are never the same.
+// SameFile reports whether the names a and b are the same local file, or
+// the same URL. Standard input is never the same as anything.
 func SameFile(a, b string) bool {
 	if a == Stdin || b == Stdin {
 		return false
+	}
+	if IsRemote(a) || IsRemote(b) {
+		return a == b
 	}
 	fa, err := os.Stat(a)
 	if err != nil {
@@ -178,4 +225,49 @@ func SameFile(a, b string) bool {
 		return false
 	}
 	return os.SameFile(fa, fb)
+}
+
+// openRemote opens a URL.
+func (o *Opener) openRemote(ctx context.Context, name string) (Source, error) {
+	r, err := parseRemote(name)
+	if err != nil {
+		return nil, err
+	}
+	var s Source
+	switch r.scheme {
+	case schemeHTTP, schemeHTTPS:
+		s, err = o.openHTTP(ctx, name, r)
+	case schemeFTP:
+		s, err = o.openFTP(ctx, name, r)
+	default:
+		s, err = o.openSSH(ctx, name, r)
+	}
+	return s, unwrapPermanent(err)
+}
+
+// existsRemote asks a server whether a URL names a file.
+func (o *Opener) existsRemote(ctx context.Context, name string) (bool, error) {
+	r, err := parseRemote(name)
+	if err != nil {
+		return false, err
+	}
+	switch r.scheme {
+	case schemeHTTP, schemeHTTPS:
+		f := o.newHTTPFile(r, name)
+		no := o.Net.withDefaults()
+		for failures := 1; ; failures++ {
+			ok, err := f.exists(ctx)
+			if err == nil || isPermanent(err) || failures > no.Retries {
+				return ok, unwrapPermanent(err)
+			}
+			o.debugf("%v; retrying", err)
+			if err := sleep(ctx, backoff(no.Backoff, failures)); err != nil {
+				return false, err
+			}
+		}
+	case schemeFTP:
+		return o.existsFTP(ctx, name, r)
+	default:
+		return o.existsSSH(ctx, name, r)
+	}
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/hex"
 	"io"
+	"net/http"
 	"os"
+	"strings"
 
 	"github.com/bmap-tools/bmap/bmap"
 	"github.com/bmap-tools/bmap/flash"
@@ -17,9 +19,12 @@ func copyCommand(e *env) *cli.Command {
 		Name:      "copy",
 		Usage:     "write an image to a block device or file, only its mapped blocks, verified",
 		ArgsUsage: "IMAGE DEST",
-		Description: "IMAGE is a path or - for stdin, raw or compressed (gz, bz2, xz, lzma, zst, lz4, lzo, zip, tar.*),\n" +
-			"detected by content. Without --bmap, the bmap is looked for beside IMAGE: IMAGE.bmap, then\n" +
-			"with one extension after another removed (a.img.gz: a.img.gz.bmap, a.img.bmap, a.bmap).\n" +
+		Description: "IMAGE is a path, - for stdin, or an http://, https://, ftp:// or ssh://user@host:/path URL,\n" +
+			"raw or compressed (gz, bz2, xz, lzma, zst, lz4, lzo, zip, tar.*), detected by content.\n" +
+			"Without --bmap, the bmap is looked for beside IMAGE: IMAGE.bmap, then with one extension\n" +
+			"after another removed (a.img.gz: a.img.gz.bmap, a.img.bmap, a.bmap); for a URL, in its\n" +
+			"path, its query kept. Of a raw image on a server that honours Range, only the mapped\n" +
+			"ranges are fetched.\n" +
 			"DEST is a block device, a character device such as /dev/null, or a regular file, which is\n" +
 			"replaced by a sparse copy of the image.",
 		Flags: commandFlags(append(bmapFlags(),
@@ -41,6 +46,10 @@ func copyCommand(e *env) *cli.Command {
 			if c.NArg() != 2 {
 				return usagef("copy takes IMAGE and DEST arguments, got %d", c.NArg())
 			}
+			op, err := e.opener(c)
+			if err != nil {
+				return err
+			}
 			o := job.CopyOptions{
 				Image: c.Args().Get(0), Dest: c.Args().Get(1),
 				Bmap: c.String("bmap"), NoBmap: c.Bool("nobmap"),
@@ -48,7 +57,7 @@ func copyCommand(e *env) *cli.Command {
 				NoVerify:   c.Bool("no-verify"),
 				DestPolicy: job.DestPolicy{RemovableOnly: c.Bool("removable-device"), Force: c.Bool("force")},
 				Readback:   c.Bool("verify-readback"), Retries: c.Int("retries"),
-				Opener: &source.Opener{Stdin: e.stdin},
+				Opener: op,
 				Log:    e.log,
 			}
 			return runCopy(c, e, o, c.String("progress"), c.Int("progress-fd"), c.String("psplash-pipe"))
@@ -65,6 +74,7 @@ func bmapFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-sig-verify", Usage: "do not verify the bmap's signature"},
 		&cli.StringFlag{Name: "keyring", Usage: "verify the signature with the keys in `FILE` (default: the GnuPG keyring)"},
 		&cli.StringFlag{Name: "fingerprint", Usage: "accept only a signature by the key with this `FPR`"},
+		&cli.StringSliceFlag{Name: "header", Usage: "send the HTTP header `'NAME: VALUE'` to the URLs' host (repeatable; a token such as 'JOB-TOKEN: ...' or 'Authorization: Bearer ...'), never to another host"},
 	}
 }
 
@@ -91,7 +101,7 @@ func runCopy(c *cli.Context, e *env, o job.CopyOptions, progress string, progres
 			}
 			w = f
 		}
-		events = &jsonEvents{w: w}
+		events = &jsonEvents{w: w, scrub: e.log.scrub}
 		rep.events = events
 		if progressFD == 2 {
 			e.log.quiet = true // keep stderr parseable: events and the error line only
@@ -108,7 +118,7 @@ func runCopy(c *cli.Context, e *env, o job.CopyOptions, progress string, progres
 	o.Progress = &rep.p
 	o.Hooks = job.Hooks{
 		Started: func(info job.CopyInfo) {
-			rep.mapped, rep.imageSize, rep.stream = info.MappedBytes(), info.ImageSize, info.Stream
+			rep.mapped, rep.imageSize, rep.stream, rep.transfer = info.MappedBytes(), info.ImageSize, info.Stream, info.Transfer
 			events.emit(map[string]any{"event": "start", "image": info.Image, "bmap": info.Bmap, "destination": info.Dest,
 				"destination_kind": info.DestKind.String(), "format": info.Format.String(), "image_size": info.ImageSize,
 				"mapped_bytes": info.MappedBytes(), "block_size": blockSize(info.Map), "verify": info.Verify})
@@ -125,7 +135,7 @@ func runCopy(c *cli.Context, e *env, o job.CopyOptions, progress string, progres
 		}
 	}
 	res, err := job.Copy(c.Context, o)
-	events.emit(endEvent(res.Stats, res.Elapsed, err))
+	events.emit(endEvent(res, err))
 	return err
 }
 
@@ -134,4 +144,30 @@ func blockSize(m *bmap.Map) int64 {
 		return 0
 	}
 	return m.BlockSize
+}
+
+// opener returns the Opener for the command's sources: standard input,
+// the --header values, debugging lines through the logger. The secrets
+// of the names and headers given are registered with the logger, which
+// keeps them out of every line and event.
+func (e *env) opener(c *cli.Context) (*source.Opener, error) {
+	o := &source.Opener{Stdin: e.stdin, Debugf: e.log.Debugf}
+	for _, name := range []string{c.Args().First(), c.String("bmap"), c.String("bmap-sig")} {
+		e.log.addSecrets(source.Secrets(name)...)
+	}
+	for _, h := range c.StringSlice("header") {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(k) == "" || strings.ContainsAny(strings.TrimSpace(k), " \t") {
+			return nil, usagef("--header wants 'NAME: VALUE', got a value without a name")
+		}
+		if o.Header == nil {
+			o.Header = http.Header{}
+		}
+		o.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		e.log.addSecrets(strings.TrimSpace(v))
+		if _, tok, ok := strings.Cut(strings.TrimSpace(v), " "); ok { // "Bearer TOKEN"
+			e.log.addSecrets(strings.TrimSpace(tok))
+		}
+	}
+	return o, nil
 }

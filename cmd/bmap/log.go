@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -14,6 +16,33 @@ type logger struct {
 	prog         string
 	quiet, debug bool
 	color        bool
+	// secrets are removed from every line: the passwords, user names,
+	// secret query values of the URLs given, and the values of --header.
+	// Messages redact URLs already; this guards against text from
+	// libraries that quote a URL or a header as it was.
+	secrets []string
+}
+
+// addSecrets adds strings never to print.
+func (l *logger) addSecrets(s ...string) {
+	for _, x := range s {
+		if len(x) >= 3 {
+			l.secrets = append(l.secrets, x)
+		}
+	}
+	// Longest first, so that a secret containing another goes whole.
+	sort.Slice(l.secrets, func(i, j int) bool { return len(l.secrets[i]) > len(l.secrets[j]) })
+}
+
+// scrub replaces every secret in s by "***", also as JSON escapes it.
+func (l *logger) scrub(s string) string {
+	for _, x := range l.secrets {
+		s = strings.ReplaceAll(s, x, "***")
+		if q, _ := json.Marshal(x); len(q) > 2 && string(q[1:len(q)-1]) != x {
+			s = strings.ReplaceAll(s, string(q[1:len(q)-1]), "***")
+		}
+	}
+	return s
 }
 
 func newLogger(w io.Writer, prog string) *logger {
@@ -25,7 +54,7 @@ func newLogger(w io.Writer, prog string) *logger {
 }
 
 func (l *logger) line(label, color, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := l.scrub(fmt.Sprintf(format, args...))
 	msg = strings.TrimRight(msg, "\n")
 	if l.color && color != "" {
 		label = color + label + "\033[0m"

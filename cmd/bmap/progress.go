@@ -13,6 +13,7 @@ import (
 	"github.com/bmap-tools/bmap/bmap"
 	"github.com/bmap-tools/bmap/flash"
 	"github.com/bmap-tools/bmap/job"
+	"github.com/bmap-tools/bmap/source"
 )
 
 // reporter shows a copy's progress: a line redrawn in place on a terminal,
@@ -20,9 +21,10 @@ import (
 // engine's counters from its own goroutine, so the copy never waits for it.
 type reporter struct {
 	p          flash.Progress
-	mapped     int64 // bytes to write; -1 if unknown
-	imageSize  int64 // -1 if unknown
-	stream     bool  // the whole image is decoded, holes included
+	mapped     int64             // bytes to write; -1 if unknown
+	imageSize  int64             // -1 if unknown
+	stream     bool              // the whole image is decoded, holes included
+	transfer   source.Transferer // nil for a local image
 	start      time.Time
 	term       io.Writer // nil: no terminal line
 	prog       string
@@ -125,6 +127,9 @@ func (r *reporter) update(withEvent bool) {
 		if eta >= 0 {
 			ev["eta_seconds"] = round3(eta)
 		}
+		if r.transfer != nil {
+			ev["downloaded_bytes"] = r.transfer.Transferred().Bytes
+		}
 		r.events.emit(ev)
 	}
 }
@@ -162,8 +167,9 @@ func checkPsplash(log *logger, path string) string {
 
 // jsonEvents writes one JSON object per line; safe for concurrent use.
 type jsonEvents struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu    sync.Mutex
+	w     io.Writer
+	scrub func(string) string // removes secrets; nil: none
 }
 
 func (j *jsonEvents) emit(ev map[string]any) {
@@ -172,6 +178,9 @@ func (j *jsonEvents) emit(ev map[string]any) {
 	}
 	ev["time"] = time.Now().UTC().Format(time.RFC3339Nano)
 	b, _ := json.Marshal(ev)
+	if j.scrub != nil {
+		b = []byte(j.scrub(string(b)))
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.w.Write(append(b, '\n'))
@@ -179,13 +188,24 @@ func (j *jsonEvents) emit(ev map[string]any) {
 
 func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 
-func endEvent(st flash.Stats, elapsed time.Duration, err error) map[string]any {
-	_, bottleneck := job.Summary(st)
+func endEvent(res job.CopyResult, err error) map[string]any {
+	st, elapsed := res.Stats, res.Elapsed
+	network := time.Duration(0)
+	if res.Transfer != nil {
+		network = res.Transfer.Wait
+	}
+	_, bottleneck := job.Summary(st, network)
 	ev := map[string]any{"event": "end", "result": "success", "written_bytes": st.WrittenBytes, "image_bytes": st.ImageBytes,
 		"verified_ranges": st.VerifiedRanges, "seconds": round3(elapsed.Seconds()),
 		"rate_bytes_per_second": int64(float64(st.WrittenBytes) / max(elapsed.Seconds(), 1e-3)),
 		"read_seconds":          round3(st.ReadTime.Seconds()), "hash_seconds": round3(st.HashTime.Seconds()),
 		"write_seconds": round3(st.WriteTime.Seconds()), "bottleneck": bottleneck}
+	if res.Transfer != nil {
+		ev["downloaded_bytes"] = res.Transfer.Bytes
+		ev["network_seconds"] = round3(network.Seconds())
+		ev["requests"] = res.Transfer.Requests
+		ev["retries"] = res.Transfer.Retries
+	}
 	if err != nil {
 		ev["result"] = "failure"
 		if _, ok := errors.AsType[interrupted](err); ok {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/bmap-tools/bmap/job"
-	"github.com/bmap-tools/bmap/source"
 	"github.com/urfave/cli/v2"
 )
 
@@ -24,8 +23,12 @@ func verifyCommand(e *env) *cli.Command {
 			if c.NArg() != 1 {
 				return usagef("verify takes one TARGET argument, got %d", c.NArg())
 			}
+			op, err := e.opener(c)
+			if err != nil {
+				return err
+			}
 			return job.Verify(c.Context, job.VerifyOptions{Target: c.Args().First(), Bmap: c.String("bmap"),
-				Signature: signatureFrom(c), Opener: &source.Opener{Stdin: e.stdin}, Log: e.log})
+				Signature: signatureFrom(c), Opener: op, Log: e.log})
 		},
 	}
 }
