@@ -81,7 +81,7 @@ func findBmap(ctx context.Context, op *source.Opener, log Logger, image, given s
 	for _, c := range candidates {
 		ok, err := op.Exists(ctx, c)
 		if err != nil {
-			return "", fmt.Errorf("looking for the bmap at %s: %w", c, err)
+			return "", fmt.Errorf("looking for the bmap at %s: %w", source.Redact(c), err)
 		}
 		if ok {
 			log.Infof("discovered bmap file '%s'", source.Redact(c))

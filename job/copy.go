@@ -144,6 +144,14 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	bmapName := ""
 	if !o.NoBmap {
 		if bmapName, err = findBmap(ctx, op, log, o.Image, o.Bmap); err != nil {
+			if errors.Is(err, ErrNoBmap) && o.Image != source.Stdin {
+				// No bmap beside a missing image: say the image is missing.
+				if s, ierr := op.Open(ctx, o.Image); ierr != nil {
+					return res, fmt.Errorf("cannot open image: %w", ierr)
+				} else {
+					s.Close()
+				}
+			}
 			return res, err
 		}
 		if source.SameFile(o.Image, bmapName) {

@@ -460,7 +460,7 @@ func (o *Opener) openHTTP(ctx context.Context, name string, r *remote) (Source, 
 	if !f.ranges {
 		return &streamOf{s}, nil
 	}
-	s.window = 64 << 10
+	s.window = 4 << 10 // a format sniff reads little; each next body doubles
 	return &seekable{s}, nil
 }
 

@@ -23,8 +23,9 @@ type NetOptions struct {
 	// receiving a byte before the error is returned; a failure after
 	// progress starts the count again. Default 5.
 	Retries int
-	// Backoff is the wait before the first retry; it doubles with each
-	// failure in a row, up to 30 s. Default 1 s.
+	// Backoff is the wait before the second retry in a row (the first
+	// is at once); it doubles with each further failure, up to 30 s.
+	// Default 1 s.
 	Backoff time.Duration
 	// Parallel is how many range requests a prefetching source keeps in
 	// flight. Default 4.
@@ -388,9 +389,15 @@ func (s *resumable) wrapped(err error) error {
 	return err
 }
 
+// backoff is the wait before retrying after failures in a row: none
+// after the first (a connection dropped once is resumed at once), then
+// first, doubling, up to maxBackoff.
 func backoff(first time.Duration, failures int) time.Duration {
+	if failures <= 1 {
+		return 0
+	}
 	d := first
-	for i := 1; i < failures && d < maxBackoff; i++ {
+	for i := 2; i < failures && d < maxBackoff; i++ {
 		d *= 2
 	}
 	return min(d, maxBackoff)

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	if sharedRemote.dir != "" {
+		os.RemoveAll(sharedRemote.dir)
+	}
 	os.Exit(code)
 }
 
