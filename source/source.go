@@ -1,15 +1,3 @@
-// Package source opens what bmap reads, by the name a user gives: an image,
-// a bmap or a signature at a local path, or "-" for standard input.
-//
-// A Source is a stream with a name and, when known, a size. A local regular
-// file is a *File, which also offers io.ReaderAt and io.Seeker, so a raw
-// image's holes are skipped by seeking and its ranges read side by side;
-// every other source is read once, in order.
-//
-// Names are resolved here and only here, so that the layers above (package
-// job) treat every kind of source alike: discovery of a bmap beside an
-// image (Sibling, Exists) and reading small files whole (ReadAll) go
-// through the same Opener as the image.
 package source
 
 import (
