@@ -146,11 +146,11 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 		if bmapName, err = findBmap(ctx, op, log, o.Image, o.Bmap); err != nil {
 			if errors.Is(err, ErrNoBmap) && o.Image != source.Stdin {
 				// No bmap beside a missing image: say the image is missing.
-				if s, ierr := op.Open(ctx, o.Image); ierr != nil {
+				s, ierr := op.Open(ctx, o.Image)
+				if ierr != nil {
 					return res, fmt.Errorf("cannot open image: %w", ierr)
-				} else {
-					s.Close()
 				}
+				s.Close()
 			}
 			return res, err
 		}

@@ -109,7 +109,8 @@ func (f *ftpFile) fetch(ctx context.Context, off, _ int64) (*body, error) {
 }
 
 // openFTP opens an ftp:// URL: a source that seeks (a new connection with
-// REST when the jump is long).
+// REST when the jump is long), but does not prefetch: every request is a
+// login of its own, which servers limit per client.
 func (o *Opener) openFTP(ctx context.Context, name string, r *remote) (Source, error) {
 	f := o.newFTPFile(r, name)
 	c, err := f.dial(ctx)
@@ -124,7 +125,7 @@ func (o *Opener) openFTP(ctx context.Context, name string, r *remote) (Source, e
 	o.debugf("%s: %d bytes, modified %s", f.name, f.size, f.modified.Format(time.RFC3339))
 	st := &counters{}
 	st.requests.Add(1)
-	return &seekable{newResumable(ctx, f.name, f.size, f.fetch, o.Net.withDefaults(), st, o.Debugf)}, nil
+	return &seekOnly{newResumable(ctx, f.name, f.size, f.fetch, o.Net.withDefaults(), st, o.Debugf)}, nil
 }
 
 func (o *Opener) existsFTP(ctx context.Context, name string, r *remote) (bool, error) {

@@ -479,6 +479,16 @@ type seekable struct{ *resumable }
 // holes are read through (Discard is not offered either).
 type streamOf struct{ r *resumable }
 
+// seekOnly is a remote source that seeks but does not prefetch.
+type seekOnly struct{ r *resumable }
+
+func (s *seekOnly) Read(p []byte) (int, error)                { return s.r.Read(p) }
+func (s *seekOnly) Seek(off int64, whence int) (int64, error) { return s.r.Seek(off, whence) }
+func (s *seekOnly) Close() error                              { return s.r.Close() }
+func (s *seekOnly) Name() string                              { return s.r.Name() }
+func (s *seekOnly) Size() int64                               { return s.r.Size() }
+func (s *seekOnly) Transferred() TransferStats                { return s.r.Transferred() }
+
 func (s *streamOf) Read(p []byte) (int, error) { return s.r.Read(p) }
 func (s *streamOf) Close() error               { return s.r.Close() }
 func (s *streamOf) Name() string               { return s.r.Name() }
