@@ -5,7 +5,7 @@
 //
 // A job ties the other packages together, in one direction:
 //
-//	source     opens the image, the bmap and the signature by name
+//	source     opens the image, the bmap and the signature by name or URL
 //	decompress turns the image into raw bytes
 //	verify     checks the bmap's OpenPGP signature
 //	bmap       parses the bmap, checking its own checksum
