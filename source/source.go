@@ -46,7 +46,8 @@ type Opener struct {
 	SSH []string
 	// Debugf, if not nil, receives debugging lines: requests, their
 	// status, retries. URLs in them are redacted (see Redact); header
-	// values and passwords never appear.
+	// values and passwords never appear. It is called from several
+	// goroutines at once (parallel downloads).
 	Debugf func(format string, args ...any)
 
 	once sync.Once

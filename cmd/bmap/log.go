@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // logger prints bmaptool-style lines on stderr: "bmap: info: ...",
@@ -21,6 +22,7 @@ type logger struct {
 	// Messages redact URLs already; this guards against text from
 	// libraries that quote a URL or a header as it was.
 	secrets []string
+	mu      sync.Mutex // lines come from several goroutines (downloads)
 }
 
 // addSecrets adds strings never to print.
@@ -59,6 +61,8 @@ func (l *logger) line(label, color, format string, args ...any) {
 	if l.color && color != "" {
 		label = color + label + "\033[0m"
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	fmt.Fprintf(l.w, "%s: %s: %s\n", l.prog, label, msg)
 }
 
