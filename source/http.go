@@ -445,6 +445,7 @@ func (o *Opener) openHTTP(ctx context.Context, name string, r *remote) (Source, 
 		if isPermanent(err) || failures > no.Retries {
 			return nil, err
 		}
+		st.retries.Add(1)
 		o.debugf("%v; retrying", err)
 		if err := sleep(ctx, backoff(no.Backoff, failures)); err != nil {
 			return nil, err

@@ -18,8 +18,9 @@ import (
 	"time"
 )
 
-// fastNet makes retries and stalls quick, so that fault tests run fast.
-var fastNet = NetOptions{StallTimeout: 300 * time.Millisecond, Backoff: time.Millisecond, Retries: 3}
+// fastNet makes retries quick and stalls short, so that fault tests run
+// fast; the stall timeout stays long enough for a loaded machine.
+var fastNet = NetOptions{StallTimeout: time.Second, Backoff: time.Millisecond, Retries: 5}
 
 func testData(n int) []byte {
 	b := make([]byte, n)
@@ -49,7 +50,7 @@ func TestHTTPFaults(t *testing.T) {
 		{"plain", func(*fileServer) {}, true},
 		{"body cut every 256 KiB", func(s *fileServer) { s.cutAfter = 256 << 10 }, true},
 		{"connection reset 3 times", func(s *fileServer) { s.resetAfter = 100 << 10; s.faults = 3 }, true},
-		{"stall", func(s *fileServer) { s.stallAfter = 64 << 10; s.stallFor = 5 * time.Second; s.faults = 2 }, true},
+		{"stall", func(s *fileServer) { s.stallAfter = 64 << 10; s.stallFor = 10 * time.Second; s.faults = 2 }, true},
 		{"no Range support", func(s *fileServer) { s.noRange = true }, false},
 		{"no Range support, cut twice", func(s *fileServer) { s.noRange = true; s.cutAfter = 1 << 20; s.faults = 2 }, false},
 		{"503 twice first", func(s *fileServer) { s.statusQueue = []int{503, 503} }, true},
@@ -73,6 +74,10 @@ func TestHTTPFaults(t *testing.T) {
 			if s.Size() != int64(len(data)) {
 				t.Errorf("Size = %d, want %d", s.Size(), len(data))
 			}
+			faulty := tc.name != "plain" && tc.name != "no Range support"
+			if st := s.(Transferer).Transferred(); faulty != (st.Retries > 0) {
+				t.Errorf("%d retries, but the server was faulty: %v", st.Retries, faulty)
+			}
 		})
 	}
 }
@@ -85,14 +90,14 @@ func TestHTTPGivesUp(t *testing.T) {
 	fs.noRange, fs.cutAfter = true, 100<<10
 	srv := fs.start(t)
 	_, _, err := readAllFrom(t, &Opener{Net: fastNet}, srv.URL+"/img.raw?token=sekrit")
-	if err == nil || !strings.Contains(err.Error(), "giving up after 4 failed attempts") || !strings.Contains(err.Error(), "token=***") {
-		t.Fatalf("err = %v, want giving up after 4 attempts, naming the redacted URL", err)
+	if err == nil || !strings.Contains(err.Error(), "giving up after 6 failed attempts") || !strings.Contains(err.Error(), "token=***") {
+		t.Fatalf("err = %v, want giving up after 6 attempts, naming the redacted URL", err)
 	}
 	if strings.Contains(err.Error(), "sekrit") {
 		t.Errorf("the error shows the token: %v", err)
 	}
-	if n := fs.gets.Load(); n != 4 { // the probe, cut (the first failure), then 3 more
-		t.Errorf("%d GETs, want 4", n)
+	if n := fs.gets.Load(); n != 6 { // the probe, cut (the first failure), then 5 more
+		t.Errorf("%d GETs, want 6", n)
 	}
 }
 
@@ -200,7 +205,7 @@ func TestHTTPStatus(t *testing.T) {
 			t.Errorf("%d: %v, want ErrNotFound", st, err)
 		}
 	}
-	fs2.statusQueue = []int{500, 500, 500, 500, 500}
+	fs2.statusQueue = []int{500, 500, 500, 500, 500, 500}
 	if _, err := op.Open(ctx, srv2.URL+"/x"); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Errorf("500 again and again: %v", err)
 	}
@@ -313,7 +318,7 @@ func TestPrefetch(t *testing.T) {
 	}{
 		{"clean", func(*fileServer) {}},
 		{"cut every 300 KiB", func(s *fileServer) { s.cutAfter = 300 << 10 }},
-		{"stalls", func(s *fileServer) { s.stallAfter, s.stallFor, s.faults = 100<<10, 5*time.Second, 3 }},
+		{"stalls", func(s *fileServer) { s.stallAfter, s.stallFor, s.faults = 100<<10, 10*time.Second, 3 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := newFileServer(data)

@@ -26,7 +26,7 @@ type fileServer struct {
 	resetAfter   int64 // reset (RST) the connection after this many body bytes
 	stallAfter   int64 // stop sending for stallFor after this many body bytes
 	stallFor     time.Duration
-	faults       int64 // apply cut/reset/stall to the first faults responses only (0: all)
+	faults       int64 // apply cut/reset/stall to the first faults responses long enough for it (0: all)
 	lyingRange   bool  // 206 with a Content-Range that does not match the request
 	headStatus   int   // answer HEAD with this status (e.g. 403)
 	statusQueue  []int // answer the next requests with these statuses first
@@ -43,7 +43,7 @@ type fileServer struct {
 	seenAuth []string // Authorization headers received
 	seenHdr  []string // values of the headers in seenKey received
 	seenKey  string
-	served   atomic.Int64 // responses with faults applied
+	served   atomic.Int64 // responses a fault was applied to
 }
 
 func newFileServer(data []byte) *fileServer {
@@ -140,18 +140,25 @@ func (s *fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := data[first : last+1]
-	faulty := s.faults == 0 || s.served.Add(1) <= s.faults
+	// faulty says whether a fault that applies to a body this long is
+	// still due: the first faults such responses only (0: all).
+	faulty := func(after int64) bool {
+		if after <= 0 || int64(len(body)) <= after {
+			return false
+		}
+		return s.faults == 0 || s.served.Add(1) <= s.faults
+	}
 	write := func(b []byte) bool {
 		n, err := w.Write(b)
 		s.sent.Add(int64(n))
 		return err == nil
 	}
 	switch {
-	case faulty && s.cutAfter > 0 && int64(len(body)) > s.cutAfter:
+	case faulty(s.cutAfter):
 		write(body[:s.cutAfter])
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler) // net/http closes the connection
-	case faulty && s.resetAfter > 0 && int64(len(body)) > s.resetAfter:
+	case faulty(s.resetAfter):
 		write(body[:s.resetAfter])
 		w.(http.Flusher).Flush()
 		conn, _, err := w.(http.Hijacker).Hijack()
@@ -160,7 +167,7 @@ func (s *fileServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			conn.Close()
 		}
 		return
-	case faulty && s.stallAfter > 0 && int64(len(body)) > s.stallAfter:
+	case faulty(s.stallAfter):
 		write(body[:s.stallAfter])
 		w.(http.Flusher).Flush()
 		select {
