@@ -21,7 +21,7 @@ func TestLayers(t *testing.T) {
 	// packages aside).
 	allowed := map[string][]string{
 		"cmd/bmap":   {"bmap", "flash", "job", "source"},
-		"job":        {"blockdev", "bmap", "decompress", "flash", "source", "verify"},
+		"job":        {"blockdev", "bmap", "decompress", "flash", "simg", "source", "verify"},
 		"flash":      {"bmap"},
 		"bmap":       {"fiemap"},
 		"simg":       {"bmap"},

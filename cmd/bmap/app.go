@@ -75,11 +75,11 @@ func newApp(prog string, e *env) *cli.App {
 		Before: func(c *cli.Context) error { return setupLog(c, e) },
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q (want create, copy or verify)", c.Args().First())
+				return usagef("unknown command %q (want create, copy, verify or convert)", c.Args().First())
 			}
-			return usagef("no command given (want create, copy or verify)")
+			return usagef("no command given (want create, copy, verify or convert)")
 		},
-		Commands:             []*cli.Command{createCommand(e), copyCommand(e), verifyCommand(e), completionCommand(e), manCommand(e)},
+		Commands:             []*cli.Command{createCommand(e), copyCommand(e), verifyCommand(e), convertCommand(e), completionCommand(e), manCommand(e)},
 		EnableBashCompletion: true,
 	}
 	return app
