@@ -84,7 +84,7 @@ func (b bzip2Reader) Read(p []byte) (int, error) {
 // GOMAXPROCS goroutines. Multi-stream with padding; fails on anything else
 // after the last stream.
 func newXZ(br *bufio.Reader) (codecReader, error) {
-	z := pxz.NewReader(br, runtime.GOMAXPROCS(0), uint32(min(maxWindow, math.MaxUint32)))
+	z := pxz.NewReader(br, runtime.GOMAXPROCS(0), uint32(min(uint64(maxWindow), math.MaxUint32)))
 	r := &placed{r: z, format: XZ, trailing: pxz.ErrTrailingData}
 	return codecReader{r: r, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }

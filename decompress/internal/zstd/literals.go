@@ -334,14 +334,14 @@ func (d *decoder) literals(b []byte) ([]byte, int, error) {
 		if len(b) < 4 {
 			return nil, 0, blockErrf("literals header truncated")
 		}
-		v := int(binary.LittleEndian.Uint32(b))
-		regen, comp, hl = v>>4&0x3fff, v>>18&0x3fff, 4
+		v := binary.LittleEndian.Uint32(b)
+		regen, comp, hl = int(v>>4&0x3fff), int(v>>18&0x3fff), 4
 	default:
 		if len(b) < 5 {
 			return nil, 0, blockErrf("literals header truncated")
 		}
-		v := int(binary.LittleEndian.Uint32(b)) | int(b[4])<<32
-		regen, comp, hl = v>>4&0x3ffff, v>>22&0x3ffff, 5
+		v := uint64(binary.LittleEndian.Uint32(b)) | uint64(b[4])<<32 // 40 bits: not an int on 32-bit
+		regen, comp, hl = int(v>>4&0x3ffff), int(v>>22&0x3ffff), 5
 	}
 	if regen > d.blockMax {
 		return nil, 0, blockErrf("%d literals, block maximum %d", regen, d.blockMax)
