@@ -1,18 +1,18 @@
 module github.com/bmap-tools/bmap
 
-go 1.26.0
+go 1.24.0
 
 require (
 	github.com/ProtonMail/go-crypto v1.5.2
 	github.com/anchore/go-lzo v0.1.1
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/dsnet/compress v0.0.1
-	github.com/klauspost/compress v1.20.3
+	github.com/klauspost/compress v1.19.2
 	github.com/pierrec/lz4/v4 v4.1.33
 	github.com/therootcompany/xz v1.0.1
 	github.com/ulikunitz/xz v0.5.17
 	github.com/urfave/cli/v2 v2.27.7
-	golang.org/x/sys v0.49.0
+	golang.org/x/sys v0.41.0
 )
 
 require (

@@ -240,7 +240,9 @@ func TestEncodeMatchesBmaptool(t *testing.T) {
 		writeImage(t, path, img.size, img.ranges, img.fill)
 		results[i] = make([]result, len(variants))
 		for j, v := range variants {
-			wg.Go(func() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
 				var stderr bytes.Buffer
@@ -248,7 +250,7 @@ func TestEncodeMatchesBmaptool(t *testing.T) {
 				cmd.Stderr = &stderr
 				out, err := cmd.Output()
 				results[i][j] = result{out, stderr.Bytes(), err}
-			})
+			}()
 		}
 	}
 	wg.Wait()

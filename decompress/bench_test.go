@@ -46,7 +46,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0 := cpuTime()
-			for b.Loop() {
+			for range b.N {
 				z, err := NewReader(bytes.NewReader(data), fx.file)
 				if err != nil {
 					b.Fatal(err)
@@ -105,7 +105,8 @@ func BenchmarkDecodeFiles(b *testing.B) {
 func decodeFile(b *testing.B, path string, buf []byte) {
 	cpu0 := cpuTime()
 	var n int64
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		f, err := os.Open(path)
 		if err != nil {
 			b.Fatal(err)

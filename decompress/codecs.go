@@ -115,8 +115,8 @@ func (p *placed) place(err error) error {
 	if err == nil || err == io.EOF {
 		return err
 	}
-	e, ok := errors.AsType[*fault.Error](err)
-	if !ok {
+	var e *fault.Error
+	if !errors.As(err, &e) {
 		return err
 	}
 	if errors.Is(err, p.trailing) {

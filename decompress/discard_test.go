@@ -96,7 +96,7 @@ func TestDiscardDamaged(t *testing.T) {
 					t.Errorf("%s: skimming ended with %v after %d bytes, reading with %v", what, err, n, readErr)
 				}
 				if err != nil {
-					if _, ok := errors.AsType[*Error](err); !ok {
+					if !errors.As(err, new(*Error)) {
 						t.Errorf("%s: %v is not an *Error", what, err)
 					}
 				}

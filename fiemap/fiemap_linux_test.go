@@ -403,7 +403,8 @@ func BenchmarkExtents(b *testing.B) {
 		}
 	}
 	b.ReportAllocs()
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		ext, m, err := ExtentsMethod(f)
 		if err != nil || len(ext) != n {
 			b.Fatalf("ExtentsMethod = %d extents, %v, %v; want %d", len(ext), m, err, n)

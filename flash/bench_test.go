@@ -24,7 +24,8 @@ func BenchmarkCopy(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			b.SetBytes(int64(len(img)))
 			b.ReportAllocs()
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				var src = bytes.NewReader(img)
 				var err error
 				if mode == "stream" {

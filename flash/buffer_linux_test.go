@@ -42,7 +42,7 @@ func vmFlags(t *testing.T, a uintptr) string {
 		t.Skipf("no /proc/self/smaps: %v", err)
 	}
 	in := false
-	for line := range strings.Lines(string(smaps)) {
+	for _, line := range strings.Split(string(smaps), "\n") {
 		var lo, hi uintptr
 		if n, _ := fmt.Sscanf(line, "%x-%x ", &lo, &hi); n == 2 {
 			in = lo <= a && a < hi

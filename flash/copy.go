@@ -165,7 +165,7 @@ func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt 
 	hashers.Wait()
 
 	if err := context.Cause(c.ctx); err != nil {
-		if _, ok := errors.AsType[*bmap.ChecksumError](err); ok {
+		if errors.As(err, new(*bmap.ChecksumError)) {
 			err = fmt.Errorf("%w; the destination now holds unverified data", err)
 		}
 		return c.stats, err

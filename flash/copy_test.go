@@ -140,7 +140,7 @@ func TestCopyDiscardsHoles(t *testing.T) {
 		t.Errorf("Copy read %d bytes of a Discarder, want the %d mapped bytes: holes were read, not discarded", src.read, want)
 	}
 	_, err := Copy(context.Background(), newMemDest(int64(len(img))), newDiscarder(img[:20*4096]), m, Options{})
-	if se, ok := errors.AsType[*ShortImageError](err); !ok || se.Got != 20*4096 {
+	if se := (*ShortImageError)(nil); !errors.As(err, &se) || se.Got != 20*4096 {
 		t.Errorf("Copy of a Discarder ending in a hole at byte %d: %v, want a ShortImageError there", 20*4096, err)
 	}
 }
@@ -164,8 +164,8 @@ func TestCopyChecksumMismatch(t *testing.T) {
 	bad := bytes.Clone(img)
 	bad[5*4096+100] ^= 1
 	_, err := Copy(context.Background(), newMemDest(int64(len(img))), bytes.NewReader(bad), m, Options{})
-	ce, ok := errors.AsType[*bmap.ChecksumError](err)
-	if !ok {
+	var ce *bmap.ChecksumError
+	if !errors.As(err, &ce) {
 		t.Fatalf("Copy of a corrupted image: err = %v, want a *bmap.ChecksumError", err)
 	}
 	if ce.Range.First != 5 || ce.Range.Last != 6 || ce.Offset != 5*4096 {
@@ -360,7 +360,7 @@ func TestCopyLanes(t *testing.T) {
 	r := m.Ranges[len(m.Ranges)-2]
 	bad[m.Offset(r)+10] ^= 0x80
 	_, err := Copy(context.Background(), newMemDest(int64(len(img))), bytes.NewReader(bad), m, Options{BufferSize: 4096, Buffers: 3})
-	if ce, ok := errors.AsType[*bmap.ChecksumError](err); !ok || ce.Range.First != r.First {
+	if ce := (*bmap.ChecksumError)(nil); !errors.As(err, &ce) || ce.Range.First != r.First {
 		t.Errorf("corrupt range %d-%d: err = %v, want its checksum error", r.First, r.Last, err)
 	}
 }

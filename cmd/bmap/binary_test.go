@@ -93,7 +93,8 @@ func runProgram(t *testing.T, path string, stdin io.Reader, args ...string) comp
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 	err := cmd.Run()
 	code := 0
-	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("running %s: %v", path, err)

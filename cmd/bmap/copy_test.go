@@ -322,7 +322,7 @@ func TestCopyDiscovery(t *testing.T) {
 		dir := t.TempDir()
 		writeFile(t, filepath.Join(dir, "a.img.gz"), readFile(t, gz))
 		writeFile(t, filepath.Join(dir, "a.bmap"), readFile(t, good))
-		t.Chdir(dir)
+		chdir(t, dir)
 		r := mustRun(t, nil, "copy", "a.img.gz", "out.img")
 		if !strings.Contains(r.stderr, "discovered bmap file 'a.bmap'") {
 			t.Errorf("stderr does not name a.bmap:\n%s", r.stderr)
@@ -400,7 +400,7 @@ func TestCopyArgs(t *testing.T) {
 	gz := compress(t, formatNamed(t, "gzip"), img.path, dir)
 	dash := filepath.Join(dir, "-dash.img.gz")
 	writeFile(t, dash, readFile(t, gz))
-	t.Chdir(dir)
+	chdir(t, dir)
 
 	tests := []struct {
 		name  string
@@ -731,4 +731,22 @@ func TestCopyInteropBmaptool(t *testing.T) {
 			checkSparse(t, out, m)
 		})
 	}
+}
+
+// chdir changes the working directory to dir until the test ends (what
+// testing.T.Chdir does from Go 1.24 on). The test must not be parallel.
+func chdir(t *testing.T, dir string) {
+	t.Helper()
+	old, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.Chdir(old); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

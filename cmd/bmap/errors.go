@@ -73,7 +73,8 @@ func exitCode(err error) int {
 	if _, ok := asUsage(err); ok {
 		return exitUsage
 	}
-	if i, ok := errors.AsType[interrupted](err); ok {
+	var i interrupted
+	if errors.As(err, &i) {
 		if s, ok := i.sig.(syscall.Signal); ok {
 			return exitInterrupted + int(s)
 		}

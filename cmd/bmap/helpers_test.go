@@ -369,7 +369,9 @@ func compressAll(t testing.TB, fs []format, src, dir string) map[string]string {
 		if err := os.Mkdir(fdir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			dst, err := compressFile(f, src, fdir)
@@ -380,7 +382,7 @@ func compressAll(t testing.TB, fs []format, src, dir string) map[string]string {
 				return
 			}
 			out[f.name] = dst
-		})
+		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {

@@ -208,7 +208,7 @@ func endEvent(res job.CopyResult, err error) map[string]any {
 	}
 	if err != nil {
 		ev["result"] = "failure"
-		if _, ok := errors.AsType[interrupted](err); ok {
+		if errors.As(err, new(interrupted)) {
 			ev["result"] = "interrupted"
 		}
 		ev["error"] = oneLine(err.Error())

@@ -519,8 +519,8 @@ func TestSafetyInterrupt(t *testing.T) {
 				if after > 1<<20 {
 					t.Errorf("%d bytes of the image were read after %s", after, s.name)
 				}
-				ee, ok := errors.AsType[*exec.ExitError](err)
-				if !ok {
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) {
 					t.Fatalf("exit: %v, want status %d\n%s", err, s.code, stderr.String())
 				}
 				if ee.ExitCode() != s.code {

@@ -96,7 +96,8 @@ func BenchmarkCorpusBlocks(b *testing.B) {
 	}{{"ours", decompress1x}, {"go-lzo", lzo.Decompress}} {
 		b.Run(dec.name, func(b *testing.B) {
 			b.SetBytes(total)
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				for _, c := range blocks {
 					if _, err := dec.f(c, dst[:256<<10]); err != nil {
 						b.Fatal(err)

@@ -134,7 +134,8 @@ func BenchmarkStages(b *testing.B) {
 	}
 	b.Run("read", func(b *testing.B) {
 		b.SetBytes(int64(total))
-		for b.Loop() {
+		b.ResetTimer()
+		for range b.N {
 			for _, s := range segs {
 				start := s.off & 7
 				d.read(s.buf, start, start+s.nbits, s.level)
@@ -143,7 +144,8 @@ func BenchmarkStages(b *testing.B) {
 	})
 	b.Run("unMTF", func(b *testing.B) {
 		b.SetBytes(int64(total))
-		for b.Loop() {
+		b.ResetTimer()
+		for range b.N {
 			for _, c := range cols {
 				mtf := c.mtf
 				d.unMTF(c.syms, &mtf, int(c.level)*blockUnit)
@@ -159,7 +161,8 @@ func BenchmarkStages(b *testing.B) {
 	})
 	b.Run("invert", func(b *testing.B) {
 		b.SetBytes(int64(total))
-		for b.Loop() {
+		b.ResetTimer()
+		for range b.N {
 			for _, c := range cols {
 				ll := d.ll[:len(c.ll)]
 				copy(ll, c.ll)
@@ -178,7 +181,8 @@ func BenchmarkStages(b *testing.B) {
 	b.Run("expand", func(b *testing.B) {
 		b.SetBytes(int64(total))
 		out := make([]byte, maxOut(9))
-		for b.Loop() {
+		b.ResetTimer()
+		for range b.N {
 			for _, c := range cols {
 				expand(c.block, out, nil)
 			}

@@ -194,10 +194,10 @@ func TestBlockErrors(t *testing.T) {
 		{name: "length 0 by steps", edit: func(f *blockFields) { f.lenBits = []string{"", "00001" + "11"} }, want: errCodeLen},
 		{name: "length 21", edit: func(f *blockFields) { f.lenBits = []string{"10100" + "10"} }, want: errCodeLen},
 		{name: "over-subscribed", edit: func(f *blockFields) {
-			f.lens[4] = slices.Repeat([]int{1}, len(f.lens[4]))
+			f.lens[4] = repeat(1, len(f.lens[4]))
 		}, want: errOversub},
 		{name: "unused code", edit: func(f *blockFields) {
-			f.lens[0] = slices.Repeat([]int{20}, len(f.lens[0]))
+			f.lens[0] = repeat(20, len(f.lens[0]))
 			f.symBits = strings.Repeat("1", 20)
 		}, want: errBadCode},
 		{name: "few selectors", edit: func(f *blockFields) { f.nSels, f.sels = 10, f.sels[:10] }, want: errFewSelectors},
@@ -211,7 +211,7 @@ func TestBlockErrors(t *testing.T) {
 			f.syms = append(runDigits(899990), 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, len(f.lens[0])-1)
 		}, want: errTooBig},
 		{name: "run digits", edit: func(f *blockFields) {
-			f.syms = append(slices.Repeat([]int{0}, 22), len(f.lens[0])-1)
+			f.syms = append(repeat(0, 22), len(f.lens[0])-1)
 		}, want: errTooBig},
 		{name: "origin pointer", edit: func(f *blockFields) { f.origPtr = 3000 }, want: errOrigPtr},
 		{name: "origin pointer max", edit: func(f *blockFields) { f.origPtr = 1<<24 - 1 }, want: errOrigPtr},
@@ -282,7 +282,7 @@ func TestIncompleteCode(t *testing.T) {
 	data := letters(r, 2000)
 	f := craftFields(data, true)
 	for t := range f.lens {
-		f.lens[t] = slices.Repeat([]int{20}, len(f.lens[t]))
+		f.lens[t] = repeat(20, len(f.lens[t]))
 	}
 	comp, _ := badStream(9, data[:100], f, 0)
 	out, _, err := decodeAll(comp, 1, nil)
@@ -416,4 +416,13 @@ func TestCRC(t *testing.T) {
 			}
 		}
 	}
+}
+
+// repeat returns n copies of v.
+func repeat(v, n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
 }

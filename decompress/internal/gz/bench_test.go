@@ -44,7 +44,8 @@ func BenchmarkDecode(b *testing.B) {
 		for _, dec := range []string{"ours", "klauspost"} {
 			b.Run(fmt.Sprintf("%s/%s", in.name, dec), func(b *testing.B) {
 				b.SetBytes(in.size)
-				for b.Loop() {
+				b.ResetTimer()
+				for range b.N {
 					var r io.Reader
 					if dec == "klauspost" {
 						r = mustKlauspost(b, in.gz)

@@ -34,7 +34,8 @@ func BenchmarkDecode(b *testing.B) {
 			for _, workers := range []int{1, 2} {
 				b.Run(fmt.Sprintf("%s/%s/workers=%d", in.name, dec, workers), func(b *testing.B) {
 					b.SetBytes(int64(len(data)))
-					for b.Loop() {
+					b.ResetTimer()
+					for range b.N {
 						x := newReader(bytes.NewReader(in.xz), workers, 0, cfg)
 						x.noLZMA2 = dec == "theirs"
 						n, err := io.Copy(io.Discard, x)
@@ -48,7 +49,8 @@ func BenchmarkDecode(b *testing.B) {
 		}
 		b.Run(in.name+"/therootcompany", func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				z, err := xzdec.NewReader(bytes.NewReader(in.xz), 0)
 				if err != nil {
 					b.Fatal(err)
@@ -84,7 +86,8 @@ func BenchmarkFile(b *testing.B) {
 			}
 			var n int64
 			best := time.Duration(1 << 62)
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				t := time.Now()
 				x := newReader(bytes.NewReader(in), 1, 0, cfg)
 				x.noLZMA2 = mode == "theirs"
@@ -131,7 +134,8 @@ func BenchmarkBlockMin(b *testing.B) {
 	bh.uncompressed, bh.hasUncomp = uint64(n), true
 	best := time.Duration(1 << 62)
 	b.SetBytes(n)
-	for b.Loop() {
+	b.ResetTimer()
+	for range b.N {
 		t := time.Now()
 		if err := x.decodeLZMA2Block(&d, 0, bh, [][]byte{h[hs:]}, out, in[7]); err != nil && !strings.Contains(err.Error(), "size") {
 			b.Fatal(err)

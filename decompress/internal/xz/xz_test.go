@@ -125,12 +125,14 @@ func compressAll(t *testing.T, specs []spec) []testCase {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
 	for i, s := range specs {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			out, err := compressErr(s.name, s.data, s.args...)
 			cs[i], errs[i] = testCase{s.name, s.data, out}, err
-		})
+		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {

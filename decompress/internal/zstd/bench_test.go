@@ -40,7 +40,8 @@ func BenchmarkDecode(b *testing.B) {
 	for _, in := range inputs {
 		b.Run(in.name+"/ours", func(b *testing.B) {
 			var n int64
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				r, _ := in.open()
 				z := NewReader(r, 1<<30)
 				m, err := io.Copy(io.Discard, z)
@@ -55,7 +56,8 @@ func BenchmarkDecode(b *testing.B) {
 		})
 		b.Run(in.name+"/klauspost", func(b *testing.B) {
 			var n int64
-			for b.Loop() {
+			b.ResetTimer()
+			for range b.N {
 				r, _ := in.open()
 				z, err := kzstd.NewReader(r, kzstd.WithDecoderConcurrency(1), kzstd.WithDecoderMaxWindow(1<<30), kzstd.WithDecoderMaxMemory(1<<30))
 				if err != nil {
