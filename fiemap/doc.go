@@ -45,7 +45,10 @@
 // (ReadAt is fine). A filesystem that implements lseek but not holes reports
 // the whole file as data under MethodSeek, which is the MethodWhole answer.
 //
-// On systems other than Linux, Extents reports the whole file as one data
-// extent (MethodWhole) and BlockSize returns an error wrapping
+// FIEMAP and FIGETBSZ are Linux's. On macOS and FreeBSD, Extents starts
+// with lseek(SEEK_DATA) (MethodSeek) and BlockSize is fstat's st_blksize,
+// as in bmaptool's fallback; on other systems Extents reports the whole file
+// as one data extent (MethodWhole), and where there is no st_blksize
+// (Windows, Plan 9, wasm) BlockSize returns an error wrapping
 // errors.ErrUnsupported.
 package fiemap

@@ -95,20 +95,7 @@ func unsupported(m Method, err error) bool {
 	case MethodFIEMAP:
 		return errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EINVAL)
 	case MethodSeek:
-		return errors.Is(err, unix.EINVAL)
+		return noSeekData(err)
 	}
 	return false
-}
-
-// control runs fn with f's file descriptor, keeping f open meanwhile.
-func control(f *os.File, fn func(fd int) error) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var fnErr error
-	if err := rc.Control(func(fd uintptr) { fnErr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return fnErr
 }

@@ -9,24 +9,21 @@ import (
 	"runtime"
 )
 
-// fiemapExtents is Linux-only; ExtentsMethod falls through to MethodWhole.
+// fiemapExtents fails: FS_IOC_FIEMAP is Linux's, so ExtentsMethod goes on
+// to MethodSeek.
 func fiemapExtents(f *os.File, size int64, n int) ([]Extent, error) {
-	return nil, notLinux(f, "fiemap", "FS_IOC_FIEMAP")
+	return nil, notHere(f, "fiemap", "FS_IOC_FIEMAP")
 }
 
-// seekExtents is Linux-only; ExtentsMethod falls through to MethodWhole.
-func seekExtents(f *os.File, size int64) ([]Extent, error) {
-	return nil, notLinux(f, "fiemap", "lseek(SEEK_DATA)")
+// unsupported reports whether err from extentsWith(f, m) means that f's
+// filesystem or this system lacks method m, so that the next method should
+// be tried.
+func unsupported(m Method, err error) bool {
+	return errors.Is(err, errors.ErrUnsupported) || m == MethodSeek && noSeekData(err)
 }
 
-func unsupported(m Method, err error) bool { return errors.Is(err, errors.ErrUnsupported) }
-
-// BlockSize returns an error wrapping errors.ErrUnsupported: FIGETBSZ is
-// Linux-only.
-func BlockSize(f *os.File) (int64, error) {
-	return 0, notLinux(f, "blocksize", "FIGETBSZ")
-}
-
-func notLinux(f *os.File, op, feature string) error {
+// notHere is the error of a method this system does not have; it wraps
+// errors.ErrUnsupported.
+func notHere(f *os.File, op, feature string) error {
 	return &os.PathError{Op: op, Path: f.Name(), Err: fmt.Errorf("%s on %s: %w", feature, runtime.GOOS, errors.ErrUnsupported)}
 }

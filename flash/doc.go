@@ -38,5 +38,7 @@
 //
 // Target opens a destination: a regular file (replaced, sized to the image
 // and written sparse), a block device (exclusive, size checked, O_DIRECT) or
-// a character device such as /dev/null.
+// a character device such as /dev/null. Block devices are Linux's: elsewhere
+// OpenTarget refuses them (errors.ErrUnsupported). On macOS, F_NOCACHE
+// stands in for O_DIRECT; other systems write through the cache.
 package flash

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package fiemap
 
 import (
@@ -5,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,4 +55,14 @@ func seekExtents(f *os.File, size int64) ([]Extent, error) {
 		return nil, &os.PathError{Op: "fiemap", Path: f.Name(), Err: err}
 	}
 	return out, nil
+}
+
+// noSeekData reports whether err from lseek(SEEK_DATA) means that the
+// filesystem does not implement it: EINVAL (Linux, FreeBSD); a macOS
+// filesystem without it may answer ENOTTY or ENOTSUP instead.
+func noSeekData(err error) bool {
+	if errors.Is(err, unix.EINVAL) {
+		return true
+	}
+	return runtime.GOOS == "darwin" && (errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.ENOTSUP))
 }
