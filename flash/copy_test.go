@@ -406,7 +406,7 @@ func TestCopyLanesOnDemand(t *testing.T) {
 		name    string
 		delay   time.Duration
 		inOrder bool
-	}{{"fast destination", 0, false}, {"slow destination", time.Millisecond, true}} {
+	}{{"fast destination", 0, false}, {"slow destination", 4 * time.Millisecond, true}} {
 		d := &orderDest{data: make([]byte, len(img)), delay: tc.delay}
 		// Fault the destination's pages in now: on a VM a page fault can
 		// cost more than hashing the 4 KiB, which would make the "fast"
