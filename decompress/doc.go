@@ -100,7 +100,7 @@
 //
 // # Formats, libraries and why
 //
-// Speeds are single-stream decode rates from /work/shared/research/golibs.md
+// Speeds are single-stream decode rates from ../shared/research/golibs.md
 // (4 GiB image, 2-core VM).
 //
 //   - gzip: internal/gz, our own inflate on its own goroutine (so it
