@@ -235,14 +235,17 @@ func (s *fixtureSet) make(names []string) {
 		if len(names) > 0 && !slices.Contains(names, fx.name) {
 			continue
 		}
-		if _, ok := s.paths[fx.name]; ok {
-			continue
-		}
-		if _, ok := s.errs[fx.name]; ok {
+		mu.Lock() // the goroutines started in earlier turns write both maps
+		_, made := s.paths[fx.name]
+		_, failed := s.errs[fx.name]
+		mu.Unlock()
+		if made || failed {
 			continue
 		}
 		if missing := missingTool(fx.tools); missing != "" {
+			mu.Lock()
 			s.errs[fx.name] = missing + " is not installed"
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)
