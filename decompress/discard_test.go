@@ -104,3 +104,82 @@ func TestDiscardDamaged(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscardToTheEnd skips every fixture's image to its exact end, as a
+// copy skips an image's final hole: Discard returns every byte and no
+// error, as bufio.Reader.Discard does, after the end checks ran; the io.EOF
+// comes with the next call. Also in two steps, the second ending there.
+func TestDiscardToTheEnd(t *testing.T) {
+	s := getFixtures(t)
+	for _, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			data, want, _ := s.load(t, fx)
+			for _, mode := range []string{"file", "stream"} {
+				var r io.Reader = bytes.NewReader(data)
+				name := fx.file
+				if mode == "stream" {
+					r = stream{r}
+					if fx.nameOnly {
+						continue
+					}
+				}
+				for _, steps := range [][]int{{len(want)}, {len(want) - 1, 1}, {len(want) / 2, len(want) - len(want)/2}} {
+					z, err := NewReader(r, name)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i, n := range steps {
+						if k, err := z.Discard(n); k != n || err != nil {
+							t.Fatalf("%s: Discard(%d), step %d of %v skipping the %d-byte image: %d, %v; want %d, nil", mode, n, i+1, steps, len(want), k, err, n)
+						}
+					}
+					if k, err := z.Discard(1); k != 0 || err != io.EOF {
+						t.Errorf("%s: Discard(1) at the end: %d, %v; want 0, io.EOF", mode, k, err)
+					}
+					if k, err := z.Read(make([]byte, 10)); k != 0 || err != io.EOF {
+						t.Errorf("%s: Read at the end: %d, %v; want 0, io.EOF", mode, k, err)
+					}
+					z.Close()
+					r = bytes.NewReader(data)
+					if mode == "stream" {
+						r = stream{r}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDiscardEndChecks: what follows the image is checked when a Discard
+// reaches its end, and a failure comes with all the bytes (the tar
+// member's reader says it ended, so the rest of the archive and the codec's
+// trailer are read then), or with the next call (a codec that does not look
+// past the image's last byte until asked to): never a clean io.EOF.
+func TestDiscardEndChecks(t *testing.T) {
+	s := getFixtures(t, "tar-gz", "zstd", "gzip")
+	for _, fx := range fixtures {
+		if fx.name != "tar-gz" && fx.name != "zstd" && fx.name != "gzip" {
+			continue
+		}
+		data, want, _ := s.load(t, fx)
+		bad := append(bytes.Clone(data), "garbage after the end"...)
+		z, err := NewReader(bytes.NewReader(bad), fx.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := z.Discard(len(want))
+		if k != len(want) {
+			t.Errorf("%s with trailing garbage: Discard of the whole image: %d, %v; want %d", fx.name, k, err, len(want))
+		}
+		if err == nil && fx.kind.Tar {
+			t.Errorf("%s with trailing garbage: Discard of the whole tar member: no error", fx.name)
+		}
+		if err == nil {
+			k, err = z.Discard(1)
+		}
+		if !errors.Is(err, ErrTrailingData) && fx.kind.Format == Gzip || err == nil || err == io.EOF {
+			t.Errorf("%s with trailing garbage: skipping to the end: %d, %v; want the trailing data", fx.name, k, err)
+		}
+		z.Close()
+	}
+}

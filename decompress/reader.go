@@ -131,7 +131,10 @@ func (r *Reader) settle(err error) error {
 
 // Discard skips the next n bytes of the image, as Read would return them,
 // and returns how many it skipped: fewer than n only with the error Read
-// would have returned (io.EOF at the end, once the integrity checks ran).
+// would have returned (io.EOF at the end, once the integrity checks ran),
+// as bufio.Reader.Discard does. An image that ends exactly after the n
+// bytes has its end checked before Discard returns n and nil (a failed
+// check is returned with n); the io.EOF is then returned by the next call.
 // A caller that skips the holes of a disk image saves copying them: gzip
 // and zstd skip them without copying them (zstd without writing its runs
 // of zeros anywhere), the other codecs' output is read into a small buffer
@@ -139,6 +142,9 @@ func (r *Reader) settle(err error) error {
 func (r *Reader) Discard(n int) (int, error) {
 	if r.err != nil {
 		return 0, r.err
+	}
+	if n <= 0 {
+		return 0, nil
 	}
 	if r.scratch == nil {
 		r.scratch = make([]byte, scratchSize)
@@ -150,7 +156,13 @@ func (r *Reader) Discard(n int) (int, error) {
 	} else {
 		k, err = discard(r.out, n, r.scratch)
 	}
-	return k, r.settle(err)
+	// A reader may return its last bytes and io.EOF together (archive/tar's
+	// and archive/zip's member readers do): settle runs the end checks now,
+	// and the io.EOF stays in r.err for the next call.
+	if err = r.settle(err); err == io.EOF && k == n {
+		err = nil
+	}
+	return k, err
 }
 
 // A discarder skips output without handing it over; the scratch buffer is

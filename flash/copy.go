@@ -74,12 +74,23 @@ const discardStep = 4 << 20
 // order and the source is a stream that cannot go back.
 var ErrOrder = errors.New("flash: ranges out of ascending order on a stream")
 
-// A ShortImageError reports a source that ended before ImageSize bytes.
-type ShortImageError struct{ Got, Want int64 }
+// A ShortImageError reports a source that ended before ImageSize bytes:
+// Got is always less than Want. Err, if not nil, is how the source said
+// it ended early, such as a decoder's error wrapping io.ErrUnexpectedEOF.
+type ShortImageError struct {
+	Got, Want int64
+	Err       error
+}
 
 func (e *ShortImageError) Error() string {
-	return fmt.Sprintf("image data ended at byte %d, but the bmap says the image has %d bytes (truncated or incomplete image?)", e.Got, e.Want)
+	msg := fmt.Sprintf("image data ended at byte %d, but the bmap says the image has %d bytes", e.Got, e.Want)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg + " (truncated or incomplete image?)"
 }
+
+func (e *ShortImageError) Unwrap() error { return e.Err }
 
 // A LongImageError reports a source with more than ImageSize bytes.
 type LongImageError struct{ Want int64 }
@@ -248,6 +259,9 @@ func (c *copier) send(ch chan<- chunk, ck chunk) error {
 func (c *copier) read(free chan []byte, out chan<- chunk) error {
 	var pos int64 // image bytes consumed from src
 	seeker, _ := c.src.(io.Seeker)
+	// pending is an error that came with the last bytes of a full read,
+	// kept for the next read (a source need not repeat it).
+	var pending error
 	// readFull is io.ReadFull that publishes the position after every
 	// Read, so progress moves even while a slow stream fills a buffer.
 	readFull := func(p []byte) (int, error) {
@@ -260,6 +274,13 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 			if c.ctx.Err() != nil {
 				return n, context.Cause(c.ctx)
 			}
+			if err := pending; err != nil {
+				pending = nil
+				if err == io.EOF && n > 0 {
+					err = io.ErrUnexpectedEOF
+				}
+				return n, err
+			}
 			m, err := c.src.Read(p[n:])
 			n += m
 			pos += int64(m)
@@ -267,6 +288,7 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 			if err != nil {
 				switch {
 				case n == len(p):
+					pending = err
 					return n, nil
 				case err == io.EOF && n > 0:
 					return n, io.ErrUnexpectedEOF
@@ -326,7 +348,7 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 			c.opt.Progress.ImageBytes.Store(pos)
 			return nil
 		}
-		if d, ok := c.src.(Discarder); ok {
+		if d, ok := c.src.(Discarder); ok && pending == nil {
 			for pos < to {
 				if err := c.ctx.Err(); err != nil {
 					return context.Cause(c.ctx)
@@ -336,7 +358,15 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 				c.stats.ReadTime += time.Since(t)
 				pos += int64(n)
 				c.opt.Progress.ImageBytes.Store(pos)
-				if err != nil {
+				switch {
+				case err == nil:
+				case pos == to:
+					// The skip reached its target, and the source said
+					// something with the last byte: io.EOF if the image
+					// ends here (the next read finds out whether that is
+					// early), else an error for the next read to report.
+					pending = err
+				default:
 					return c.readError(err, pos)
 				}
 			}
@@ -393,15 +423,13 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 		return err
 	}
 	var one [1]byte
-	t := time.Now()
-	n, err := io.ReadFull(c.src, one[:])
-	c.stats.ReadTime += time.Since(t)
-	c.stats.ImageBytes = pos
+	n, err := readFull(one[:])
+	c.stats.ImageBytes = pos - int64(n)
 	switch {
 	case n > 0:
 		return &LongImageError{Want: m.ImageSize}
 	case err != io.EOF:
-		return fmt.Errorf("reading the image after its last byte %d: %w", pos, err)
+		return fmt.Errorf("reading the image past its end (byte %d, the size in the bmap): %w", m.ImageSize, err)
 	}
 	return nil
 }
@@ -512,9 +540,16 @@ func (c *copier) readAt(ra io.ReaderAt, free chan []byte, outs []chan chunk, has
 	return nil
 }
 
+// readError describes err, which stopped the read stage at image byte
+// pos: an early end of the image (the source's end, or a decoder's
+// io.ErrUnexpectedEOF) before ImageSize is a *ShortImageError.
 func (c *copier) readError(err error, pos int64) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return &ShortImageError{Got: pos, Want: c.m.ImageSize}
+	if pos < c.m.ImageSize && (err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF)) {
+		se := &ShortImageError{Got: pos, Want: c.m.ImageSize}
+		if err != io.EOF && err != io.ErrUnexpectedEOF {
+			se.Err = err
+		}
+		return se
 	}
 	return fmt.Errorf("reading the image at byte %d: %w", pos, err)
 }

@@ -145,6 +145,65 @@ func TestCopyDiscardsHoles(t *testing.T) {
 	}
 }
 
+// eagerEOF serves b as archive/tar's member reader does: the last bytes
+// come with io.EOF, from Read and from Discard.
+type eagerEOF struct {
+	b   []byte
+	err error // returned with the last bytes; io.EOF if nil
+}
+
+func (e *eagerEOF) end() error {
+	if len(e.b) > 0 {
+		return nil
+	}
+	if e.err != nil {
+		return e.err
+	}
+	return io.EOF
+}
+
+func (e *eagerEOF) Read(p []byte) (int, error) {
+	n := copy(p, e.b)
+	e.b = e.b[n:]
+	return n, e.end()
+}
+
+func (e *eagerEOF) Discard(n int) (int, error) {
+	n = min(n, len(e.b))
+	e.b = e.b[n:]
+	return n, e.end()
+}
+
+// TestCopyDiscardToTheEnd: a Discarder that returns its last bytes and
+// io.EOF together, as tar's and zip's member readers do, ends an image
+// whose last block is a hole exactly where the bmap says; ending in an
+// earlier hole is a short image, at the byte where it ended; any other
+// error with the last bytes is reported as it is.
+func TestCopyDiscardToTheEnd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 7))
+	img := randomImage(rng, 40*4096+100) // a partial last block, in a hole
+	m := makeMap(img, 4096, [][2]int64{{1, 2}, {10, 10}, {30, 33}})
+	for _, bufSize := range []int{4096, 1 << 20} {
+		d := newMemDest(int64(len(img)))
+		if _, err := Copy(context.Background(), d, &eagerEOF{b: img}, m, Options{BufferSize: bufSize}); err != nil {
+			t.Fatalf("buffer %d: Copy of an image ending in a hole: %v", bufSize, err)
+		}
+		if !bytes.Equal(d.data, reference(img, m).data) {
+			t.Fatalf("buffer %d: destination differs from the reference copy", bufSize)
+		}
+	}
+	_, err := Copy(context.Background(), newMemDest(int64(len(img))), &eagerEOF{b: img[:20*4096]}, m, Options{})
+	var se *ShortImageError
+	if !errors.As(err, &se) || se.Got != 20*4096 || se.Want != int64(len(img)) {
+		t.Errorf("Copy of an image that ends in a hole at byte %d: %v, want a ShortImageError there", 20*4096, err)
+	}
+	boom := errors.New("boom")
+	_, err = Copy(context.Background(), newMemDest(int64(len(img))), &eagerEOF{b: img, err: boom}, m, Options{})
+	if !errors.Is(err, boom) || errors.As(err, &se) {
+		t.Errorf("Copy of an image whose end comes with an error: %v, want that error", err)
+	}
+}
+
 func equalBools(a, b []bool) bool {
 	if len(a) != len(b) {
 		return false
@@ -204,6 +263,10 @@ func TestCopyWrongLength(t *testing.T) {
 			_, err := Copy(context.Background(), newMemDest(int64(len(img))), src, m, Options{NoVerify: true})
 			if err == nil || !errors.As(err, tc.want) {
 				t.Errorf("%s (stream %v): err = %v, want %T", tc.name, s, err, tc.want)
+			}
+			var se *ShortImageError
+			if errors.As(err, &se) && (se.Got != int64(len(tc.src)) || se.Want != int64(len(img))) {
+				t.Errorf("%s (stream %v): %v, want the image to end at byte %d of %d", tc.name, s, err, len(tc.src), len(img))
 			}
 		}
 	}

@@ -2,11 +2,13 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/bmap-tools/bmap/bmap"
 	"github.com/bmap-tools/bmap/decompress"
+	"github.com/bmap-tools/bmap/flash"
 	"github.com/bmap-tools/bmap/source"
 )
 
@@ -49,6 +51,10 @@ func openImage(ctx context.Context, op *source.Opener, log Logger, name string, 
 	dec, err := decompress.NewReader(src, source.PathOf(name))
 	if err != nil {
 		img.Close()
+		if m != nil && errors.Is(err, io.ErrUnexpectedEOF) {
+			// Cut before its first image byte (say, inside the tar header).
+			err = &flash.ShortImageError{Got: 0, Want: m.ImageSize, Err: err}
+		}
 		return nil, fmt.Errorf("image %s: %w", shown, err)
 	}
 	img.closes = append(img.closes, dec.Close)
