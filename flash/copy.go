@@ -7,6 +7,7 @@ import (
 	"hash"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,6 +127,8 @@ func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt 
 	c := &copier{m: m, opt: opt, src: src, dst: dst}
 	c.ctx, c.cancel = context.WithCancelCause(ctx)
 	defer c.cancel(nil)
+	c.stop, c.halt = context.WithCancelCause(c.ctx)
+	defer c.halt(nil)
 
 	// The buffers are released when Copy returns, after every stage has
 	// stopped.
@@ -160,25 +163,24 @@ func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt 
 				close(ch)
 			}
 		}()
+		// A failed read stops reading only: what was read before goes
+		// on to be hashed and written.
 		if lanes > 1 {
-			c.fail(c.readAt(ra, free, read, hashed))
+			c.readErr = c.readAt(ra, free, read, hashed)
 		} else {
-			c.fail(c.read(free, read[0]))
+			c.readErr = c.read(free, read[0])
 		}
 	}()
 	for _, in := range read {
 		hashers.Add(1)
-		go func() { defer hashers.Done(); c.fail(c.hash(in, hashed, free)) }()
+		go func() { defer hashers.Done(); c.hash(in, hashed, free) }()
 	}
 	go func() { hashers.Wait(); close(hashed) }()
-	c.fail(c.write(hashed, free))
+	c.write(hashed, free)
 	wg.Wait()
 	hashers.Wait()
 
-	if err := context.Cause(c.ctx); err != nil {
-		if errors.As(err, new(*bmap.ChecksumError)) {
-			err = fmt.Errorf("%w; the destination now holds unverified data", err)
-		}
+	if err := c.result(); err != nil {
 		return c.stats, err
 	}
 	if m != nil && c.stats.WrittenBlocks != m.MappedBlocksCount {
@@ -188,17 +190,65 @@ func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt 
 }
 
 type copier struct {
-	m      *bmap.Map
-	opt    Options
-	src    io.Reader
-	dst    io.WriterAt
+	m   *bmap.Map
+	opt Options
+	src io.Reader
+	dst io.WriterAt
+	// ctx stops every stage: the caller cancelled, or a write failed (the
+	// cause). stop, derived from it, stops only the read stage: a range
+	// failed its checksum.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	stop   context.Context
+	halt   context.CancelCauseFunc
 	stats  Stats // each field is written by one stage only; HashTime and VerifiedRanges under mu
+
+	readErr error    // why the read stage stopped; read once it has stopped
+	written writeLog // the write stage's
 
 	mu       sync.Mutex
 	verified *sequencer // under mu
+	hashErr  error      // the first checksum mismatch; under mu
 }
+
+// result is the error Copy returns once every stage has stopped: the
+// cause of a cancel (the caller's, or a failed write, which says where),
+// else a checksum mismatch, else the read stage's failure. Since a failure
+// of the read or hash stage lets every chunk passed on before it through
+// to the destination, what the destination holds is the same on every run
+// (see writeLog), and the error says what it is.
+func (c *copier) result() error {
+	if err := context.Cause(c.ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	err := c.hashErr
+	c.mu.Unlock()
+	if err == nil {
+		err = c.readErr
+	}
+	if err == nil {
+		return nil
+	}
+	return &PartialError{Err: err, Held: c.written.holds(c.m, c.stats.WrittenBytes, !c.opt.NoVerify)}
+}
+
+// A PartialError is a copy that failed after it began reading, but not
+// because a write failed or the caller cancelled: Err says why, and Held
+// what the destination holds then (see the package doc), such as "all 8
+// mapped ranges were written and verified" or "the destination holds the
+// image's mapped ranges up to block 203, written and verified (5 of 8
+// ranges, up to byte 835583); blocks 250-384 were not written". A caller
+// that discards what was written (a file written beside the one it
+// replaces) can say Err alone.
+type PartialError struct {
+	Err  error
+	Held string
+}
+
+func (e *PartialError) Error() string { return e.Err.Error() + "; " + e.Held }
+
+func (e *PartialError) Unwrap() error { return e.Err }
 
 // maxLanes bounds how many ranges are read and hashed side by side.
 const maxLanes = 4
@@ -239,19 +289,13 @@ func (s *sequencer) verify(i int) {
 	}
 }
 
-// fail records the first error and stops every stage.
-func (c *copier) fail(err error) {
-	if err != nil {
-		c.cancel(err)
-	}
-}
-
-func (c *copier) send(ch chan<- chunk, ck chunk) error {
+// send passes a chunk on to the next stage, unless ctx is done.
+func send(ctx context.Context, ch chan<- chunk, ck chunk) error {
 	select {
 	case ch <- ck:
 		return nil
-	case <-c.ctx.Done():
-		return context.Cause(c.ctx)
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
 
@@ -271,8 +315,8 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 		for n < len(p) {
 			// A slow stream takes long to fill a buffer: stop between
 			// reads once the copy is cancelled (a signal, a failed stage).
-			if c.ctx.Err() != nil {
-				return n, context.Cause(c.ctx)
+			if c.stop.Err() != nil {
+				return n, context.Cause(c.stop)
 			}
 			if err := pending; err != nil {
 				pending = nil
@@ -302,8 +346,8 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 		select {
 		case b := <-free:
 			return b, nil
-		case <-c.ctx.Done():
-			return nil, context.Cause(c.ctx)
+		case <-c.stop.Done():
+			return nil, context.Cause(c.stop)
 		}
 	}
 
@@ -316,7 +360,7 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 			off := pos
 			n, err := readFull(buf)
 			if n > 0 {
-				if err := c.send(out, chunk{buf: buf[:n], pool: buf, off: off, last: true}); err != nil {
+				if err := send(c.stop, out, chunk{buf: buf[:n], pool: buf, off: off, last: true}); err != nil {
 					return err
 				}
 			} else {
@@ -350,8 +394,8 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 		}
 		if d, ok := c.src.(Discarder); ok && pending == nil {
 			for pos < to {
-				if err := c.ctx.Err(); err != nil {
-					return context.Cause(c.ctx)
+				if err := c.stop.Err(); err != nil {
+					return context.Cause(c.stop)
 				}
 				t := time.Now()
 				n, err := d.Discard(int(min(to-pos, discardStep)))
@@ -378,8 +422,8 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 		}
 		defer func() { free <- buf }()
 		for pos < to {
-			if err := c.ctx.Err(); err != nil {
-				return context.Cause(c.ctx)
+			if err := c.stop.Err(); err != nil {
+				return context.Cause(c.stop)
 			}
 			n := int64(len(buf))
 			if to-pos < n {
@@ -411,7 +455,7 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 				free <- buf
 				return c.readError(err, pos)
 			}
-			if err := c.send(out, chunk{buf: buf[:n], pool: buf, off: off, rng: i, last: off+n == end}); err != nil {
+			if err := send(c.stop, out, chunk{buf: buf[:n], pool: buf, off: off, rng: i, last: off+n == end}); err != nil {
 				return err
 			}
 			off += n
@@ -491,8 +535,8 @@ func (c *copier) readAt(ra io.ReaderAt, free chan []byte, outs []chan chunk, has
 			var buf []byte
 			select {
 			case buf = <-free:
-			case <-c.ctx.Done():
-				return context.Cause(c.ctx)
+			case <-c.stop.Done():
+				return context.Cause(c.stop)
 			}
 			n := min(int64(len(buf)), ln.end-ln.off)
 			t := time.Now()
@@ -505,7 +549,7 @@ func (c *copier) readAt(ra io.ReaderAt, free chan []byte, outs []chan chunk, has
 				}
 				return fmt.Errorf("reading the image at byte %d: %w", ln.off+int64(k), err)
 			}
-			if err := c.send(outs[l], chunk{buf: buf[:n], pool: buf, off: ln.off, rng: ln.rng, last: ln.off+n == ln.end}); err != nil {
+			if err := send(c.stop, outs[l], chunk{buf: buf[:n], pool: buf, off: ln.off, rng: ln.rng, last: ln.off+n == ln.end}); err != nil {
 				return err
 			}
 			ln.off += n
@@ -555,9 +599,12 @@ func (c *copier) readError(err error, pos int64) error {
 }
 
 // hash is the second stage: it checks the checksums of the ranges that
-// come through in, one range after the other. Several hash goroutines may
-// run, one per lane, each with its own ranges.
-func (c *copier) hash(in <-chan chunk, out chan<- chunk, free chan<- []byte) error {
+// come through in, one range after the other, and passes every chunk on
+// to be written once it is hashed. Several hash goroutines may run, one per
+// lane, each with its own ranges. A range that fails its checksum stops
+// the read stage; this lane passes on nothing from then on: not the range's
+// last chunk, nor any chunk after it.
+func (c *copier) hash(in <-chan chunk, out chan<- chunk, free chan<- []byte) {
 	var h hash.Hash
 	if c.m != nil && !c.opt.NoVerify {
 		h = c.m.NewHash()
@@ -568,7 +615,12 @@ func (c *copier) hash(in <-chan chunk, out chan<- chunk, free chan<- []byte) err
 		c.stats.HashTime = max(c.stats.HashTime, busy) // lanes overlap: the longest
 		c.mu.Unlock()
 	}()
+	failed := false
 	for ck := range in {
+		if failed {
+			free <- ck.pool
+			continue
+		}
 		if h != nil && len(c.m.Ranges[ck.rng].Checksum) > 0 {
 			t := time.Now()
 			h.Write(ck.buf)
@@ -579,7 +631,15 @@ func (c *copier) hash(in <-chan chunk, out chan<- chunk, free chan<- []byte) err
 				if string(got) != string(r.Checksum) {
 					free <- ck.pool
 					busy += time.Since(t)
-					return &bmap.ChecksumError{Range: r, Offset: c.m.Offset(r), Length: c.m.Length(r), Type: c.m.ChecksumType, Got: got}
+					err := &bmap.ChecksumError{Range: r, Offset: c.m.Offset(r), Length: c.m.Length(r), Type: c.m.ChecksumType, Got: got}
+					c.mu.Lock()
+					if c.hashErr == nil {
+						c.hashErr = err
+					}
+					c.mu.Unlock()
+					c.halt(err)
+					failed = true
+					continue
 				}
 				c.opt.Progress.VerifiedRanges.Add(1)
 				c.mu.Lock()
@@ -589,16 +649,17 @@ func (c *copier) hash(in <-chan chunk, out chan<- chunk, free chan<- []byte) err
 			}
 			busy += time.Since(t)
 		}
-		if err := c.send(out, ck); err != nil {
+		if err := send(c.ctx, out, ck); err != nil {
 			free <- ck.pool
-			return err
+			return
 		}
 	}
-	return nil
 }
 
 // write is the last stage: it writes the chunks and recycles their buffers.
-func (c *copier) write(in <-chan chunk, free chan<- []byte) error {
+// It writes every chunk passed on to it, unless a write failed or the
+// caller cancelled.
+func (c *copier) write(in <-chan chunk, free chan<- []byte) {
 	for ck := range in {
 		if err := c.ctx.Err(); err != nil {
 			free <- ck.pool
@@ -613,12 +674,91 @@ func (c *copier) write(in <-chan chunk, free chan<- []byte) error {
 			err = io.ErrShortWrite
 		}
 		if err != nil {
-			c.fail(fmt.Errorf("writing %d bytes at byte %d of the destination (%d bytes written before): %w",
+			c.cancel(fmt.Errorf("writing %d bytes at byte %d of the destination (%d bytes written before): %w",
 				len(ck.buf), ck.off, c.stats.WrittenBytes-int64(n), err))
-		} else if ck.last && c.m != nil {
-			c.stats.WrittenBlocks += c.m.Ranges[ck.rng].Blocks()
+		} else if c.m != nil {
+			c.written.add(c.m, ck)
+			if ck.last {
+				c.stats.WrittenBlocks += c.m.Ranges[ck.rng].Blocks()
+			}
 		}
 		free <- ck.pool
 	}
-	return context.Cause(c.ctx)
+}
+
+// writeLog records which ranges the write stage wrote in full, to say what
+// a failed copy left on the destination. Chunks reach the write stage in
+// the image's order from one lane; with several lanes, each lane's are in
+// order. Every chunk a stage passed on before a read failure or a checksum
+// mismatch is written (unless a write fails), and on one lane the read
+// stage passes chunks on in the image's order, so what the destination
+// holds then depends on the image alone: its mapped ranges up to the
+// failure, in full and verified, then those chunks of the range being read
+// that were read before (after a checksum mismatch: the bad range's chunks
+// but its last), unverified.
+type writeLog struct {
+	full   int          // ranges [0, full) are written in full
+	later  map[int]bool // ranges after full written in full (several lanes)
+	inFull int64        // bytes of the ranges written in full
+}
+
+// add records chunk ck, written.
+func (l *writeLog) add(m *bmap.Map, ck chunk) {
+	if !ck.last {
+		return
+	}
+	l.inFull += m.Length(m.Ranges[ck.rng])
+	if ck.rng != l.full {
+		if l.later == nil {
+			l.later = make(map[int]bool)
+		}
+		l.later[ck.rng] = true
+		return
+	}
+	for l.full++; l.later[l.full]; l.full++ {
+		delete(l.later, l.full)
+	}
+}
+
+// holds says what the destination holds, written bytes having been written
+// in all, verified if the ranges' checksums were checked.
+func (l *writeLog) holds(m *bmap.Map, written int64, verified bool) string {
+	switch {
+	case written == 0:
+		return "nothing was written to the destination"
+	case m == nil:
+		return fmt.Sprintf("the destination holds the image's first %d bytes", written)
+	}
+	checked := ""
+	if verified && m.ChecksumType != "" {
+		checked = " and verified"
+	}
+	n := len(m.Ranges)
+	if l.full == n {
+		return fmt.Sprintf("all %d mapped ranges were written%s", n, checked)
+	}
+	var b strings.Builder
+	if l.full == 0 {
+		b.WriteString("the destination holds none of the image's mapped ranges in full")
+	} else {
+		r := m.Ranges[l.full-1]
+		fmt.Fprintf(&b, "the destination holds the image's mapped ranges up to block %d, written%s (%d of %d ranges, up to byte %d)",
+			r.Last, checked, l.full, n, m.Offset(r)+m.Length(r)-1)
+	}
+	next := m.Ranges[l.full]
+	first, last := next.First, m.Ranges[n-1].Last
+	partial := written - l.inFull // bytes of ranges not written in full
+	switch {
+	case partial == 0 && len(l.later) == 0:
+		fmt.Fprintf(&b, "; blocks %d-%d were not written", first, last)
+	case len(l.later) == 0 && partial < m.Length(next):
+		// One lane: the start of the next range.
+		upTo := first + (partial-1)/m.BlockSize
+		fmt.Fprintf(&b, "; blocks %d-%d were written but not verified (the start of blocks %d-%d), blocks %d-%d were not written",
+			first, upTo, first, next.Last, upTo+1, last)
+	default:
+		fmt.Fprintf(&b, "; of blocks %d-%d, %d ranges were written%s in full and %d bytes in part, the rest not at all",
+			first, last, len(l.later), checked, partial)
+	}
+	return b.String()
 }

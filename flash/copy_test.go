@@ -199,8 +199,8 @@ func TestCopyDiscardToTheEnd(t *testing.T) {
 	}
 	boom := errors.New("boom")
 	_, err = Copy(context.Background(), newMemDest(int64(len(img))), &eagerEOF{b: img, err: boom}, m, Options{})
-	if !errors.Is(err, boom) || errors.As(err, &se) {
-		t.Errorf("Copy of an image whose end comes with an error: %v, want that error", err)
+	if !errors.Is(err, boom) || errors.As(err, &se) || !strings.Contains(err.Error(), "all 3 mapped ranges were written and verified") {
+		t.Errorf("Copy of an image whose end comes with an error: %v, want that error, every range written", err)
 	}
 }
 
@@ -230,7 +230,9 @@ func TestCopyChecksumMismatch(t *testing.T) {
 	if ce.Range.First != 5 || ce.Range.Last != 6 || ce.Offset != 5*4096 {
 		t.Errorf("ChecksumError names %+v at %d, want blocks 5-6 at byte 20480", ce.Range, ce.Offset)
 	}
-	for _, s := range []string{"blocks 5-6", "bytes 20480-28671", "unverified"} {
+	// The destination holds the range before the bad one; the bad range
+	// (one buffer) was not written.
+	for _, s := range []string{"blocks 5-6", "bytes 20480-28671", "up to block 2, written and verified", "blocks 5-6 were not written"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not mention %q", err, s)
 		}
@@ -485,4 +487,108 @@ func TestCopyLanesOnDemand(t *testing.T) {
 			t.Errorf("%s: writes in the image's order: %v, want %v (lanes open only when hashing lags)", tc.name, d.inOrder(), tc.inOrder)
 		}
 	}
+}
+
+// gatedDest is a memDest whose writes wait until gate is closed, so that
+// chunks queue up before it while the other stages go on.
+type gatedDest struct {
+	*memDest
+	gate chan struct{}
+}
+
+func (d gatedDest) WriteAt(p []byte, off int64) (int, error) {
+	<-d.gate
+	return d.memDest.WriteAt(p, off)
+}
+
+// gateReader closes gate once r has returned n bytes or an error.
+type gateReader struct {
+	r    io.Reader
+	n    int
+	gate chan struct{}
+	once sync.Once
+}
+
+func (g *gateReader) Read(p []byte) (int, error) {
+	k, err := g.r.Read(p)
+	if g.n -= k; g.n <= 0 || err != nil {
+		g.once.Do(func() { close(g.gate) })
+	}
+	return k, err
+}
+
+// TestCopyFailureOutcome: when reading fails or a range fails its checksum
+// while chunks read before wait to be written, those chunks are written,
+// every time, and the error says what the destination holds.
+func TestCopyFailureOutcome(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	img := randomImage(rng, 64*4096)
+	m := makeMap(img, 4096, [][2]int64{{0, 3}, {8, 8}, {10, 19}, {30, 40}, {50, 63}})
+	boom := errors.New("boom")
+	bad := bytes.Clone(img)
+	bad[35*4096] ^= 1 // in blocks 30-40
+	tests := []struct {
+		name string
+		data []byte // the source: data, then boom unless it is the image
+		open int    // source bytes after which writes may go on
+		want []byte // what the destination must hold
+		msg  string
+	}{
+		{
+			// Trailing garbage after a compressed stream: all data was
+			// read, the error comes when the end is checked.
+			name: "error after the end",
+			data: img,
+			open: len(img) + 1,
+			want: reference(img, m).data,
+			msg:  "all 5 mapped ranges were written and verified",
+		},
+		{
+			name: "error in a range",
+			data: img[:33*4096],
+			open: len(img) + 1,
+			want: held(img, m, 33*4096),
+			msg:  "up to block 19, written and verified (3 of 5 ranges, up to byte 81919); blocks 30-32 were written but not verified (the start of blocks 30-40), blocks 33-63 were not written",
+		},
+		{
+			name: "checksum mismatch",
+			data: bad,
+			open: 41 * 4096,
+			// The bad range's chunks but its last are written: a
+			// range's checksum is known at its end.
+			want: held(bad, m, 40*4096),
+			msg:  "up to block 19, written and verified (3 of 5 ranges, up to byte 81919); blocks 30-39 were written but not verified (the start of blocks 30-40), blocks 40-63 were not written",
+		},
+	}
+	for _, tt := range tests {
+		for run := range 10 {
+			gate := make(chan struct{})
+			var src io.Reader = bytes.NewReader(tt.data)
+			if &tt.data[0] == &img[0] {
+				src = io.MultiReader(src, iotest.ErrReader(boom))
+			}
+			src = &gateReader{r: src, n: tt.open, gate: gate}
+			d := gatedDest{newMemDest(int64(len(img))), gate}
+			_, err := Copy(context.Background(), d, stream{src}, m, Options{BufferSize: 4096, Buffers: 64})
+			if !bytes.Equal(d.data, tt.want) {
+				t.Fatalf("%s, run %d: the destination does not hold what it should (err = %v)", tt.name, run, err)
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("%s, run %d: err = %v, want it to say %q", tt.name, run, err, tt.msg)
+			}
+		}
+	}
+}
+
+// held is what a copy of img with map m holds when it stopped after
+// reading image byte end: the mapped bytes before end.
+func held(img []byte, m *bmap.Map, end int64) []byte {
+	d := newMemDest(int64(len(img)))
+	for _, r := range m.Ranges {
+		off := m.Offset(r)
+		if e := min(off+m.Length(r), end); off < e {
+			d.WriteAt(img[off:e], off)
+		}
+	}
+	return d.data
 }

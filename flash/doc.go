@@ -25,16 +25,28 @@
 // image's order. Options.Verified still sees the ranges in map order, and
 // the source's size is checked before anything is read.
 //
-// The first error cancels every stage and Copy returns it after all stages
-// have stopped. Decoding, hashing and writing overlap, so a copy takes about
-// as long as its slowest stage; Stats says how long each stage was busy.
+// Decoding, hashing and writing overlap, so a copy takes about as long as
+// its slowest stage; Stats says how long each stage was busy. Copy returns
+// after all stages have stopped. A failure stops the stages before it, not
+// those after: what the destination holds after a failed copy depends on
+// the image, not on how the goroutines ran.
 //
-// Data is tentative until Copy returns nil: a range's first bytes may be
-// written before its last bytes are hashed, so after a checksum mismatch the
-// destination holds unverified data. After the last range Copy reads the
-// source to its end: it must hold exactly ImageSize bytes (which also makes a
-// decoder check its trailing CRC), and the blocks written must add up to
-// MappedBlocksCount.
+//   - A read failure (a short or damaged image, trailing garbage after a
+//     compressed stream) stops reading; every chunk read before it is
+//     hashed and written.
+//   - A checksum mismatch stops reading; the chunks hashed before it are
+//     written, the bad range's last chunk and whatever follows it in its
+//     lane are not. A range's first bytes may be written before its last
+//     bytes are hashed, so a range longer than a buffer is written in part.
+//   - A failed write, or the caller's cancel, stops every stage at once.
+//
+// On one lane (every stream) the destination then holds the image's mapped
+// ranges up to the failure, in full and verified, and the start of the
+// range being read, unverified; the error says which blocks those are and
+// which were not written. Data is tentative until Copy returns nil. After
+// the last range Copy reads the source to its end: it must hold exactly
+// ImageSize bytes (which also makes a decoder check its trailing CRC), and
+// the blocks written must add up to MappedBlocksCount.
 //
 // Target opens a destination: a regular file (replaced, sized to the image
 // and written sparse), a block device (exclusive, size checked, O_DIRECT) or

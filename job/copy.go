@@ -224,6 +224,11 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	if err == nil {
 		err = finish(log, o.Dest, t, res.Stats.ImageBytes)
 	} else {
+		var pe *flash.PartialError
+		if t.Replacing() && errors.As(err, &pe) {
+			// The new file is removed: what it held does not matter.
+			err = pe.Err
+		}
 		err = fmt.Errorf("copying %s to %s: %w", source.Redact(o.Image), o.Dest, err)
 	}
 	if err == nil && o.Readback {

@@ -750,3 +750,16 @@ func chdir(t *testing.T, dir string) {
 		}
 	})
 }
+
+// pipeOf returns the read end of a pipe that delivers data: a stream, not
+// seekable.
+func pipeOf(t *testing.T, data []byte) *os.File {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { pw.Write(data); pw.Close() }()
+	t.Cleanup(func() { pr.Close() })
+	return pr
+}

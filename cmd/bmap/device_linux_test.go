@@ -101,6 +101,22 @@ func readDevice(t *testing.T, dev string, n int) []byte {
 	return buf
 }
 
+// writeDevice writes data at the start of a device and syncs it.
+func writeDevice(t *testing.T, dev string, data []byte) {
+	t.Helper()
+	f, err := os.OpenFile(dev, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCopyToLoopDevice writes an image onto a loop device. Only the mapped
 // ranges are written: the device's holes keep their old content, as with
 // bmaptool (a block device cannot be made sparse, and writing zeros to the
