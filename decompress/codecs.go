@@ -3,6 +3,7 @@ package decompress
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"runtime"
@@ -212,6 +213,50 @@ func newLZO(br *bufio.Reader) (codecReader, error) {
 		return codecReader{}, err
 	}
 	return codecReader{r: lzoReader{z}, close: func() { z.Close() }, offset: z.InputOffset}, nil
+}
+
+// zeroPadding lists the formats whose last stream may be followed by zero
+// bytes (a file padded to a block or sector size): gzip -d and bzip2 -d say
+// so and accept them, lzop -d too, and so do we, with a note; zstd -d
+// refuses them, but they are as harmless there. Anything else after the
+// last stream stays an error. xz's own stream padding (zeros in multiples
+// of 4) is part of the format; other zeros are refused as xz refuses them,
+// and so they are after lz4 and lzma streams.
+var zeroPadding = map[Format]bool{Gzip: true, Bzip2: true, Zstd: true, LZO: true}
+
+// zeroTail turns a codec's trailing-data error into the end of the data,
+// with a note, when everything from the trailing data's offset to the end
+// of the input is zeros (see counter.zerosFrom).
+type zeroTail struct {
+	r      io.Reader // the codec's output, errors labelled
+	src    *counter
+	format Format
+	note   func(string)
+	done   bool
+}
+
+func (z *zeroTail) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	return n, z.check(err)
+}
+
+// Discard skips n bytes of the codec's output (see discard).
+func (z *zeroTail) Discard(n int, scratch []byte) (int, error) {
+	k, err := discard(z.r, n, scratch)
+	return k, z.check(err)
+}
+
+func (z *zeroTail) check(err error) error {
+	var e *Error
+	if z.done || !errors.Is(err, ErrTrailingData) || !errors.As(err, &e) || e.Offset < 0 {
+		return err
+	}
+	z.done = true
+	if !z.src.zerosFrom(e.Offset) {
+		return err
+	}
+	z.note(fmt.Sprintf("%s: decompression OK, trailing zero bytes ignored (%d bytes from compressed byte %d)", z.format, z.src.n.Load()-e.Offset, e.Offset))
+	return io.EOF
 }
 
 // lzoReader maps lzop's trailing-data error to ours.

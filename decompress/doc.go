@@ -72,12 +72,19 @@
 //     command-line tools: gzip members (cat a.gz b.gz), pbzip2 and
 //     concatenated bzip2 streams, xz streams with their 4-byte-multiple zero
 //     padding, zstd frames and skippable frames, lz4 frames, lzop files.
+//   - Zero bytes after the last stream (a file padded to a block size) are
+//     accepted after gzip, bzip2, lzop and zstd streams, with a note
+//     ("decompression OK, trailing zero bytes ignored", as gzip says):
+//     gzip -d, bzip2 -d and lzop -d accept them, and zstd -d refuses them
+//     only because it looks for another frame. After xz they are stream
+//     padding in multiples of 4, as xz takes them; after lz4 and lzma they
+//     are refused, as lz4 -d and xz refuse them.
 //   - Anything else after the last stream is an error (ErrTrailingData for
-//     gzip, bzip2, xz, lzma and lzo; the library's "invalid header/magic"
-//     error for zstd and lz4), including zero padding. gzip -d and lzop -d only warn about
-//     trailing garbage and bzip2 -d ignores it; xz, zstd and lz4 fail. We
-//     fail, because a damaged second member looks exactly like garbage and
-//     ignoring it would cut the image short.
+//     gzip, bzip2, xz, lzma, zstd and lzo; the library's "bad magic number"
+//     for lz4). gzip -d and lzop -d only warn about trailing garbage and
+//     bzip2 -d ignores it; xz, zstd and lz4 fail. We fail, because a damaged
+//     second member looks exactly like garbage and ignoring it would cut the
+//     image short.
 //   - A tar is read to its end after the image and the codec to its end
 //     after the tar, so their checks run; other regular files get a note.
 //     A raw (uncompressed) tar cut after the image still yields the whole

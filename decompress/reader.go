@@ -219,16 +219,71 @@ func (r *Reader) wrap(err error) error {
 	return &Error{Format: r.layer, Offset: r.offset(), Err: err}
 }
 
-// source is the bottom of the stack: the caller's reader, counted.
+// counter is the bottom of the stack: the caller's reader, counted. Once
+// watch is called, it also keeps the offset of the last non-zero byte read,
+// so that trailing data can be told to be zeros only (see zerosFrom).
+// Reads are serialized: zerosFrom reads while a codec's goroutine may
+// still be reading ahead.
 type counter struct {
-	r io.Reader
-	n atomic.Int64
+	r        io.Reader
+	n        atomic.Int64
+	mu       sync.Mutex
+	watching bool
+	nonZero  int64 // offset of the last non-zero byte read; -1 if none
 }
 
 func (c *counter) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	n, err := c.r.Read(p)
+	if c.watching {
+		if i := lastNonZero(p[:n]); i >= 0 {
+			c.nonZero = c.n.Load() + int64(i)
+		}
+	}
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// watch starts keeping the offset of the last non-zero byte, buffered
+// being what was read so far, all of it unconsumed.
+func (c *counter) watch(buffered []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.watching = true
+	c.nonZero = -1
+	if i := lastNonZero(buffered); i >= 0 {
+		c.nonZero = c.n.Load() - int64(len(buffered)) + int64(i)
+	}
+}
+
+// zerosFrom reads the input to its end and reports whether every byte
+// from offset off on is zero. Whoever else has read input since watch
+// (the codec, the buffer over it), the counter saw it.
+func (c *counter) zerosFrom(off int64) bool {
+	var buf [4096]byte
+	for {
+		c.mu.Lock()
+		nonZero := c.nonZero
+		c.mu.Unlock()
+		if nonZero >= off {
+			return false
+		}
+		if _, err := c.Read(buf[:]); err == io.EOF {
+			return true
+		} else if err != nil {
+			return false
+		}
+	}
+}
+
+func lastNonZero(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] != 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // gate lets Close stop a codec's background goroutine (lz4) from reading
@@ -346,6 +401,11 @@ func (z *Reader) open(r io.Reader, name string) error {
 		z.layer = "zip"
 		return z.openZip(br, ra, raSize)
 	default:
+		if zeroPadding[f] {
+			// Before the codec starts: it may read br on its own goroutines.
+			b, _ := br.Peek(br.Buffered())
+			src.watch(b)
+		}
 		var cd codecReader
 		cd, err = codecs[f](br)
 		if err != nil {
@@ -358,6 +418,9 @@ func (z *Reader) open(r io.Reader, name string) error {
 		dec = cd.r
 		if f != Raw {
 			dec = &labelled{r: dec, format: f, offset: z.offset}
+		}
+		if zeroPadding[f] {
+			dec = &zeroTail{r: dec, src: src, format: f, note: func(n string) { z.notes = append(z.notes, n) }}
 		}
 	}
 	z.layer = f.String()

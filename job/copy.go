@@ -221,6 +221,7 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	if o.Hooks.Written != nil {
 		o.Hooks.Written(res.Stats, err)
 	}
+	img.logNotes(log) // after Written, which ends a progress line
 	if err == nil {
 		err = finish(log, o.Dest, t, res.Stats.ImageBytes)
 	} else {

@@ -23,6 +23,19 @@ type image struct {
 	// transfer counts what a remote source fetched; nil for local ones.
 	transfer source.Transferer
 	closes   []func() error
+	dec      *decompress.Reader
+	noted    int // notes of dec logged so far
+}
+
+// logNotes logs the decoder's notes not logged yet: some come only once
+// the image was read to its end (trailing zeros ignored, the other files
+// of a streamed archive).
+func (i *image) logNotes(log Logger) {
+	notes := i.dec.Notes()
+	for _, n := range notes[i.noted:] {
+		log.Infof("%s", n)
+	}
+	i.noted = len(notes)
 }
 
 func (i *image) Close() error {
@@ -58,9 +71,8 @@ func openImage(ctx context.Context, op *source.Opener, log Logger, name string, 
 		return nil, fmt.Errorf("image %s: %w", shown, err)
 	}
 	img.closes = append(img.closes, dec.Close)
-	for _, n := range dec.Notes() {
-		log.Infof("%s", n)
-	}
+	img.dec = dec
+	img.logNotes(log)
 	img.src, img.kind, img.stream = dec, dec.Kind(), true
 	if m != nil {
 		img.size = m.ImageSize
