@@ -69,10 +69,8 @@ func TestDiscard(t *testing.T) {
 			if n, err := skim(t, f, fx.file, want, uint64(i)); err != nil {
 				t.Fatalf("file: %v after %d of %d bytes", err, n, len(want))
 			}
-			if !fx.nameOnly {
-				if n, err := skim(t, stream{bytes.NewReader(data)}, "", want, uint64(i)); err != nil {
-					t.Fatalf("stream: %v after %d of %d bytes", err, n, len(want))
-				}
+			if n, err := skim(t, stream{bytes.NewReader(data)}, "", want, uint64(i)); err != nil {
+				t.Fatalf("stream: %v after %d of %d bytes", err, n, len(want))
 			}
 		})
 	}
@@ -119,9 +117,6 @@ func TestDiscardToTheEnd(t *testing.T) {
 				name := fx.file
 				if mode == "stream" {
 					r = stream{r}
-					if fx.nameOnly {
-						continue
-					}
 				}
 				for _, steps := range [][]int{{len(want)}, {len(want) - 1, 1}, {len(want) / 2, len(want) - len(want)/2}} {
 					z, err := NewReader(r, name)

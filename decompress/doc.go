@@ -28,11 +28,17 @@
 //     zstd 28 b5 2f fd, lz4 04 22 4d 18 (legacy 02 21 4c 18), lzop
 //     89 "LZO" 00 0d 0a 1a 0a, zip "PK" 03 04 (or 05 06, 07 08). Skippable
 //     frames (pzstd writes one first) are stepped over to the real magic.
-//  2. Otherwise the name's suffix (KindFromName): bmaptool's .gz .gzip .bz2
+//  2. Legacy .lzma (LZMA_Alone) has no magic: a .lzma or .tar.lzma name
+//     says it, else its 13-byte header must look as liblzma's own format
+//     detection asks (lc+lp <= 4, a dictionary of 2^n or 2^n+2^(n-1)
+//     bytes, at least 4 KiB, a size of -1 or under 256 GiB, a zero first
+//     range-coder byte) and its first 64 KiB must decode. Disk images start
+//     with zeros or boot code, which fail the header check; random data
+//     fails the decode. So a renamed or piped .lzma is found.
+//  3. Otherwise the name's suffix (KindFromName): bmaptool's .gz .gzip .bz2
 //     .xz .lzo .lz4 .zst .zip .tar .tar.* .tgz .tbz .tbz2 .tb2 .txz .tzo
-//     .tlz4 .tzst, plus .lzma and .tar.lzma. Legacy .lzma has no magic, so
-//     it is only ever detected by name (stdin cannot carry it).
-//  3. Otherwise, or for an empty or short stream with no such name: Raw.
+//     .tlz4 .tzst, plus .lzma and .tar.lzma.
+//  4. Otherwise, or for an empty or short stream with no such name: Raw.
 //
 // Where name and data disagree, the data decides, but never silently:
 //

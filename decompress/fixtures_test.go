@@ -24,14 +24,13 @@ type fixture struct {
 	cmd   string   // sh -c in the fixture dir; $OUT is the output file
 	tools []string // needed on PATH
 
-	want     string // input whose bytes the image must equal: "img" (default) or "sparse"
-	kind     Kind
-	member   string // expected Name()
-	notes    int    // expected notes after io.EOF
-	nameOnly bool   // detected by its name only (lzma)
-	noCheck  bool   // no integrity check: corruption may go unnoticed
-	archive  bool   // damage outside the image may go unnoticed: error or the exact image
-	noEnd    bool   // no end marker: truncation at a block boundary goes unnoticed
+	want    string // input whose bytes the image must equal: "img" (default) or "sparse"
+	kind    Kind
+	member  string // expected Name()
+	notes   int    // expected notes after io.EOF
+	noCheck bool   // no integrity check: corruption may go unnoticed
+	archive bool   // damage outside the image may go unnoticed: error or the exact image
+	noEnd   bool   // no end marker: truncation at a block boundary goes unnoticed
 }
 
 var fixtures = []fixture{
@@ -57,7 +56,7 @@ var fixtures = []fixture{
 	{name: "xz-crc32-bcj", file: "img.xz", cmd: "xz --check=crc32 --x86 --lzma2=preset=6 -c img > $OUT", tools: []string{"xz"}, kind: Kind{Format: XZ}},
 	{name: "xz-nocheck", file: "img.xz", cmd: "xz --check=none -c img > $OUT", tools: []string{"xz"}, kind: Kind{Format: XZ}, noCheck: true},
 
-	{name: "lzma", file: "img.lzma", cmd: "lzma -c img > $OUT", tools: []string{"lzma"}, kind: Kind{Format: LZMA}, nameOnly: true, noCheck: true},
+	{name: "lzma", file: "img.lzma", cmd: "lzma -c img > $OUT", tools: []string{"lzma"}, kind: Kind{Format: LZMA}, noCheck: true},
 
 	{name: "zstd", file: "img.zst", cmd: "zstd -q -c img > $OUT", tools: []string{"zstd"}, kind: Kind{Format: Zstd}},
 	{name: "zstd-19-long", file: "img.zst", cmd: "zstd -q -19 --long=27 -c img > $OUT", tools: []string{"zstd"}, kind: Kind{Format: Zstd}},
@@ -98,7 +97,7 @@ var fixtures = []fixture{
 	{name: "tgz-two", file: "img.tgz", cmd: "tar -czf $OUT img other.bin", tools: []string{"tar", "gzip"}, kind: Kind{Gzip, true}, member: "img", notes: 1},
 	{name: "tar-bz2", file: "img.tar.bz2", cmd: "tar -cjf $OUT img", tools: []string{"tar", "bzip2"}, kind: Kind{Bzip2, true}, member: "img"},
 	{name: "tar-xz", file: "img.tar.xz", cmd: "tar -cJf $OUT img", tools: []string{"tar", "xz"}, kind: Kind{XZ, true}, member: "img"},
-	{name: "tar-lzma", file: "img.tar.lzma", cmd: "tar -I lzma -cf $OUT img", tools: []string{"tar", "lzma"}, kind: Kind{LZMA, true}, member: "img", nameOnly: true, noCheck: true},
+	{name: "tar-lzma", file: "img.tar.lzma", cmd: "tar -I lzma -cf $OUT img", tools: []string{"tar", "lzma"}, kind: Kind{LZMA, true}, member: "img", noCheck: true},
 	{name: "tar-zst", file: "img.tar.zst", cmd: "tar --zstd -cf $OUT img", tools: []string{"tar", "zstd"}, kind: Kind{Zstd, true}, member: "img"},
 	{name: "tar-lz4", file: "img.tar.lz4", cmd: "tar -I lz4 -cf $OUT img", tools: []string{"tar", "lz4"}, kind: Kind{LZ4, true}, member: "img"},
 	{name: "tar-lzo", file: "img.tar.lzo", cmd: "tar --lzop -cf $OUT img", tools: []string{"tar", "lzop"}, kind: Kind{LZO, true}, member: "img"},

@@ -1,12 +1,17 @@
 package decompress
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"io"
+	"math/bits"
 	"strconv"
 	"strings"
 
 	"github.com/bmap-tools/bmap/decompress/lzop"
+	"github.com/ulikunitz/xz/lzma"
 )
 
 // Format is a compression format, or an archive format that holds the
@@ -19,7 +24,7 @@ const (
 	Gzip
 	Bzip2
 	XZ
-	LZMA // legacy .lzma (LZMA_Alone); detected by name only
+	LZMA // legacy .lzma (LZMA_Alone): no magic; by name, or by its header and a trial decode
 	Zstd
 	LZ4
 	LZO // lzop container
@@ -246,4 +251,80 @@ func isTarHeader(b []byte) bool {
 		want = want*8 + int64(c-'0')
 	}
 	return want == sum || want == ssum
+}
+
+// LZMA_Alone detection. The format has no magic number: a 13-byte header
+// (properties, dictionary size, uncompressed size or -1) and the range
+// coder's data, whose first byte is zero. A raw image must not be taken
+// for one, so isLZMA asks for what liblzma's own detection asks for (xz
+// --format=auto: lc+lp <= 4, a dictionary of 2^n or 2^n+2^(n-1) bytes, a
+// size under 256 GiB), a dictionary of at least 4 KiB and an image of at
+// least one byte, and then for the first lzmaTrial bytes to decode: a
+// zero-filled disk image (GPT, ext4 and ISO images start with zeros) fails
+// the dictionary check, one starting with boot code (a jump, 0xEB, 0xE9,
+// 0xFA...) the properties check, and random bytes the decode. Only a raw
+// image that starts with 13 bytes of a valid header and then decodable
+// data would be taken for LZMA: no disk image does.
+const lzmaTrial = 64 << 10
+
+// isLZMA reports whether br starts with an LZMA_Alone stream.
+func isLZMA(br *bufio.Reader) bool {
+	if h, _ := br.Peek(14); len(h) < 14 || !plausibleLZMAHeader(h) {
+		return false
+	}
+	head, err := br.Peek(lzmaTrial)
+	eof := err != nil // the whole input is in head
+	// The decoder decodes as much as its dictionary holds at once, and the
+	// trial reads less than that: one fill, so no valid match reaches back
+	// further than the dictionary, and a header asking for 1 GiB costs
+	// 4*lzmaTrial bytes.
+	trial := bytes.Clone(head)
+	if dict := binary.LittleEndian.Uint32(trial[1:]); dict > 4*lzmaTrial {
+		binary.LittleEndian.PutUint32(trial[1:], 4*lzmaTrial)
+	}
+	in := bytes.NewReader(trial)
+	z, err := lzma.ReaderConfig{DictCap: 4 * lzmaTrial}.NewReader(in)
+	if err != nil {
+		return false
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(z, lzmaTrial))
+	switch {
+	case err == nil && n == lzmaTrial:
+		return true
+	case err == nil:
+		// The stream ended (end marker or size): it must be all the input.
+		return eof && in.Len() == 0
+	case errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF:
+		// Cut by the trial's window, or a stream cut short that decoded
+		// without a fault for at least 1 KiB of input.
+		return !eof || len(head) >= 1<<10
+	}
+	return false
+}
+
+// plausibleLZMAHeader checks an LZMA_Alone header as liblzma's format
+// detection does, and a little more (see isLZMA).
+func plausibleLZMAHeader(h []byte) bool {
+	props := int(h[0])
+	if props >= 9*5*5 {
+		return false
+	}
+	lc, lp := props%9, props/9%5
+	if lc+lp > 4 {
+		return false
+	}
+	dict := binary.LittleEndian.Uint32(h[1:])
+	if dict < 4<<10 {
+		return false
+	}
+	// 2^n or 2^n + 2^(n-1): the top bit and at most the one below it.
+	top := uint32(1) << (31 - bits.LeadingZeros32(dict))
+	if rest := dict - top; rest != 0 && rest != top>>1 {
+		return false
+	}
+	size := binary.LittleEndian.Uint64(h[5:])
+	if size != ^uint64(0) && (size == 0 || size >= 1<<38) {
+		return false
+	}
+	return h[13] == 0 // the range coder's first byte
 }

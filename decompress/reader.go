@@ -484,12 +484,16 @@ func detect(br *bufio.Reader, hint Kind, named bool) (Format, error) {
 		if ok {
 			return f, nil
 		}
-		// No magic.
+		// No magic. LZMA_Alone has none either: its header and first bytes
+		// are tried.
+		if hint.Format == LZMA {
+			return LZMA, nil
+		}
+		if isLZMA(br) {
+			return LZMA, nil
+		}
 		if !named || hint.Format == Raw {
 			return Raw, nil
-		}
-		if hint.Format == LZMA {
-			return LZMA, nil // .lzma has no magic
 		}
 		if eof && isMagicPrefix(hint.Format, b) {
 			return Raw, &Error{Format: hint.Format.String(), Offset: int64(len(b)),

@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -48,12 +49,6 @@ func TestCopyFormats(t *testing.T) {
 			})
 
 			t.Run("stdin", func(t *testing.T) {
-				if f.name == "lzma" {
-					// .lzma (LZMA_Alone) has no magic number: it is known
-					// by its name only, and stdin has none (bmaptool
-					// cannot read any compressed stdin).
-					t.Skip("lzma is detected by name only; stdin has no name")
-				}
 				in, err := os.Open(src)
 				if err != nil {
 					t.Fatal(err)
@@ -830,4 +825,40 @@ func pipeOf(t *testing.T, data []byte) *os.File {
 	go func() { pw.Write(data); pw.Close() }()
 	t.Cleanup(func() { pr.Close() })
 	return pr
+}
+
+// TestCopyLZMAByContent: LZMA_Alone has no magic number, and is found by
+// its header and a trial decode: renamed or piped, it copies. A stream it
+// cannot decode (a dictionary over the limit) is refused before the
+// destination is created.
+func TestCopyLZMAByContent(t *testing.T) {
+	needTools(t, "xz")
+	dir := t.TempDir()
+	img := makeImage(t, dir, "disk.img", defaultSpec)
+	bm := filepath.Join(dir, "disk.img.bmap")
+	m := createBmap(t, img.path, bm)
+	renamed := filepath.Join(dir, "disk.img.bin")
+	execute(t, renamed, "xz", "--format=lzma", "-c", img.path)
+	for _, from := range []string{"file", "pipe"} {
+		out := filepath.Join(t.TempDir(), "out.img")
+		image, stdin := renamed, io.Reader(nil)
+		if from == "pipe" {
+			image, stdin = "-", pipeOf(t, readFile(t, renamed))
+		}
+		r := mustRun(t, stdin, "-d", "copy", "--bmap", bm, image, out)
+		if !strings.Contains(r.stderr, "image format: lzma") {
+			t.Errorf("%s: the format is not said to be lzma:\n%s", from, r.stderr)
+		}
+		checkFile(t, out, img.data)
+		checkSparse(t, out, m)
+	}
+
+	huge := readFile(t, renamed)
+	binary.LittleEndian.PutUint32(huge[1:], 1<<31) // a 2 GiB dictionary
+	out := filepath.Join(t.TempDir(), "out.img")
+	r := runBmap(t, pipeOf(t, huge), "copy", "--bmap", bm, "-", out)
+	wantFailure(t, r, exitFailure, "lzma", "dictionary")
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s was created (stat: %v)", out, err)
+	}
 }
