@@ -47,7 +47,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.ResetTimer()
 			cpu0 := cpuTime()
 			for range b.N {
-				z, err := NewReader(bytes.NewReader(data), fx.file)
+				z, err := NewReader(bytes.NewReader(data), Options{Name: fx.file})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -111,7 +111,7 @@ func decodeFile(b *testing.B, path string, buf []byte) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		z, err := NewReader(f, path)
+		z, err := NewReader(f, Options{Name: path})
 		if err != nil {
 			b.Fatal(err)
 		}

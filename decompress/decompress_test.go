@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,9 +19,9 @@ import (
 // stream hides io.ReaderAt and io.Seeker: a pipe or stdin.
 type stream struct{ io.Reader }
 
-// readAll decodes everything NewReader(r, name) yields.
+// readAll decodes everything NewReader yields for r named name.
 func readAll(r io.Reader, name string) (*Reader, []byte, error) {
-	z, err := NewReader(r, name)
+	z, err := NewReader(r, Options{Name: name})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -368,7 +369,7 @@ func TestReadAfterClose(t *testing.T) {
 	for _, fx := range fixtures {
 		t.Run(fx.name, func(t *testing.T) {
 			data, _, _ := s.load(t, fx)
-			z, err := NewReader(stream{bytes.NewReader(data)}, fx.file)
+			z, err := NewReader(stream{bytes.NewReader(data)}, Options{Name: fx.file})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -549,6 +550,98 @@ func TestLZMAContent(t *testing.T) {
 				continue
 			}
 			sameBytes(t, got, tc.data)
+		}
+	}
+}
+
+// TestArchiveMembers: in a tar or zip with several files, the image is the
+// file of the image's size when it is known; else the largest of a zip
+// read through its central directory, else the first. Notes name the file
+// used and the others; an archive without a file of the image's size is an
+// error that names its files.
+func TestArchiveMembers(t *testing.T) {
+	if missingTool([]string{"tar", "gzip", "zip"}) != "" {
+		t.Skip("tar, gzip or zip is not installed")
+	}
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"README":   []byte("flash disk.img with bmap copy\n"),
+		"disk.img": makeImage(200<<10, 7),
+		"big.bin":  makeImage(300<<10, 8),
+		"twin.img": makeImage(200<<10, 9), // as large as disk.img
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	archives := []struct {
+		name, cmd string
+		stream    bool // read as a stream: the largest cannot be known
+	}{
+		{"a.tar", "tar -cf a.tar README disk.img big.bin twin.img", true},
+		{"a.tar.gz", "tar -czf a.tar.gz README disk.img big.bin twin.img", true},
+		{"a.zip", "zip -q a.zip README disk.img big.bin twin.img", false},
+		{"s.zip", "zip -q - README disk.img big.bin twin.img | cat > s.zip", true},
+	}
+	for _, a := range archives {
+		cmd := exec.Command("sh", "-c", a.cmd)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", a.cmd, err, out)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, a.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := func(size int64) (*Reader, []byte, error) {
+			var r io.Reader = bytes.NewReader(data)
+			if strings.HasPrefix(a.name, "s.") {
+				r = stream{r}
+			}
+			z, err := NewReader(r, Options{Name: a.name, ImageSize: size})
+			if err != nil {
+				return nil, nil, err
+			}
+			defer z.Close()
+			out, err := io.ReadAll(z)
+			return z, out, err
+		}
+		// The image's size known: the first file of that size.
+		z, got, err := open(int64(len(files["disk.img"])))
+		if err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+		if z.Name() != "disk.img" || !bytes.Equal(got, files["disk.img"]) {
+			t.Errorf("%s, image size known: read %q (%d bytes), want disk.img", a.name, z.Name(), len(got))
+		}
+		notes := strings.Join(z.Notes(), "\n")
+		for _, want := range []string{`"disk.img" (204800 bytes), the first file of the image's size`, `"README" (30 bytes)`, `"big.bin" (307200 bytes)`, `"twin.img" (204800 bytes)`} {
+			if !a.stream && strings.Contains(want, "first file") {
+				want = `"disk.img" (204800 bytes), the file of the image's size`
+			}
+			if !strings.Contains(notes, want) {
+				t.Errorf("%s, image size known: the notes do not say %s:\n%s", a.name, want, notes)
+			}
+		}
+		// Unknown: the largest, if all are known first; else the first.
+		want := "big.bin"
+		if a.stream {
+			want = "README"
+		}
+		if z, got, err = open(-1); err != nil || z.Name() != want || !bytes.Equal(got, files[want]) {
+			t.Errorf("%s, image size unknown: read %v (%d bytes), err %v; want %s", a.name, z.Name(), len(got), err, want)
+		}
+		// None of that size: an error that names them all.
+		_, _, err = open(12345)
+		if err == nil {
+			t.Errorf("%s, no file of the image's size: no error", a.name)
+			continue
+		}
+		for _, want := range []string{"12345 bytes", `"README" (30 bytes)`, `"disk.img" (204800 bytes)`, `"big.bin" (307200 bytes)`, `"twin.img" (204800 bytes)`} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s, no file of the image's size: error %q does not name %s", a.name, err, want)
+			}
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 // returns how far it got and the error that stopped it (nil at io.EOF).
 func skim(t *testing.T, r io.Reader, name string, want []byte, seed uint64) (int, error) {
 	t.Helper()
-	z, err := NewReader(r, name)
+	z, err := NewReader(r, Options{Name: name})
 	if err != nil {
 		return 0, err
 	}
@@ -119,7 +119,7 @@ func TestDiscardToTheEnd(t *testing.T) {
 					r = stream{r}
 				}
 				for _, steps := range [][]int{{len(want)}, {len(want) - 1, 1}, {len(want) / 2, len(want) - len(want)/2}} {
-					z, err := NewReader(r, name)
+					z, err := NewReader(r, Options{Name: name})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -158,7 +158,7 @@ func TestDiscardEndChecks(t *testing.T) {
 		}
 		data, want, _ := s.load(t, fx)
 		bad := append(bytes.Clone(data), "garbage after the end"...)
-		z, err := NewReader(bytes.NewReader(bad), fx.file)
+		z, err := NewReader(bytes.NewReader(bad), Options{Name: fx.file})
 		if err != nil {
 			t.Fatal(err)
 		}

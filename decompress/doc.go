@@ -52,20 +52,27 @@
 //     too. The user can rename the file or pipe it in to write it as is.
 //
 // Then, if the name says tar or the decoded data starts with a valid ustar
-// or GNU header (checksum included), the image is the first regular file of
-// the archive; directories, links, pax and GNU long-name headers are
-// skipped. GNU and PAX sparse members (tar -S) are expanded by archive/tar
-// with zeros in the holes, as GNU tar -O does; that is correct output, so
-// they are read rather than refused. Uncompressed tar is detected by its
-// header even without a .tar name (with a note).
+// or GNU header (checksum included), the image is a regular file of the
+// archive; directories, links, pax and GNU long-name headers are skipped.
+// GNU and PAX sparse members (tar -S, every --sparse-version) are expanded
+// by archive/tar with zeros in the holes, as GNU tar -O does; that is
+// correct output, so they are read rather than refused. Uncompressed tar is
+// detected by its header even without a .tar name (with a note).
 //
-// A zip's image is its first file (not directory). If r is an io.ReaderAt
+// A zip's image is a file (not a directory) too. If r is an io.ReaderAt
 // and io.Seeker of known size (a regular *os.File, *bytes.Reader), the
-// central directory is used (archive/zip, zip64 included) and the notes
-// name every other member up front. Otherwise the zip is read as a stream
-// from its local headers: store and deflate, data descriptors with or
-// without signature and with 4- or 8-byte sizes, zip64 extra fields; the
-// other members are named once Read has returned io.EOF.
+// central directory is used (archive/zip, zip64 included). Otherwise the
+// zip is read as a stream from its local headers: store and deflate, data
+// descriptors with or without signature and with 4- or 8-byte sizes, zip64
+// extra fields.
+//
+// Which file, when an archive holds several (a README beside the image):
+// the first one of Options.ImageSize, the image size the caller's bmap
+// gives; an archive with none is an error that names every file and its
+// size. Without a size: the largest, where all are known before reading (a
+// zip through its central directory), else the first (a stream cannot go
+// back). A note names the file used, why, and the others (those after it
+// in a stream once Read has returned io.EOF).
 //
 // An image that is itself compressed (a gzip inside a tar, an .xz inside a
 // .gz) is refused with ErrUnsupported rather than written compressed.

@@ -17,7 +17,7 @@ func ExampleNewReader() {
 	w.Write([]byte("raw image bytes"))
 	w.Close()
 
-	r, err := decompress.NewReader(&in, "disk.img.gz")
+	r, err := decompress.NewReader(&in, decompress.Options{Name: "disk.img.gz"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func FuzzNewReader(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
-		z, err := NewReader(bytes.NewReader(data), name)
+		z, err := NewReader(bytes.NewReader(data), Options{Name: name})
 		if err != nil {
 			return
 		}
@@ -85,7 +85,7 @@ func FuzzNewReader(f *testing.F) {
 // returns how many bytes it got through and the error that ended it (nil
 // at io.EOF).
 func skimFuzz(data []byte, name string) (int64, error) {
-	z, err := NewReader(bytes.NewReader(data), name)
+	z, err := NewReader(bytes.NewReader(data), Options{Name: name})
 	if err != nil {
 		return 0, err
 	}

@@ -67,6 +67,7 @@ func (e *Error) Unwrap() error { return e.Err }
 type Reader struct {
 	kind   Kind
 	member string
+	size   int64 // Options.ImageSize
 	notes  []string
 
 	out    io.Reader    // what Read serves
@@ -350,8 +351,19 @@ const (
 	memberLimit = 64       // ignored archive members named in a note
 )
 
+// Options tells NewReader what the input cannot say itself. The zero value
+// is an input without a name, of an image of unknown size.
+type Options struct {
+	// Name is the input's file name or URL path ("" for stdin): a hint of
+	// its format, used where the data has no magic number.
+	Name string
+	// ImageSize is the size the image must have; 0 or -1 if unknown. In an
+	// archive with several files, the file of that size is the image.
+	ImageSize int64
+}
+
 // NewReader detects how r is compressed and returns a Reader of the raw
-// image. name (a file name or URL path; may be "") is used only as a hint.
+// image.
 //
 // Detection: magic bytes first (gzip, bzip2, xz, zstd, lz4, lzop, zip); if
 // there are none, the name's suffix (bmaptool's list plus .lzma, which has
@@ -359,15 +371,16 @@ const (
 // (ErrWrongFormat), while data with a different known magic is decoded by its
 // magic with a note. An empty or short stream without such a name is Raw.
 // Then, if the name ends in .tar/.tar.*/.tgz/... or the decoded data starts
-// with a ustar header, the image is the first regular file of the tar
-// archive. A zip's image is its first file.
+// with a ustar header, the image is a regular file of the tar archive, as
+// it is of a zip: the one of opt.ImageSize if that is known, else the
+// largest of a zip read through its central directory, else the first.
 //
 // If r is an io.ReaderAt and io.Seeker with a known size (an *os.File of a
 // regular file, a *bytes.Reader, ...), a zip is read through its central
 // directory; otherwise, and for all other formats, r is read sequentially.
-func NewReader(r io.Reader, name string) (*Reader, error) {
-	z := &Reader{}
-	if err := z.open(r, name); err != nil {
+func NewReader(r io.Reader, opt Options) (*Reader, error) {
+	z := &Reader{size: opt.ImageSize}
+	if err := z.open(r, opt.Name); err != nil {
 		z.Close()
 		return nil, z.wrap(err)
 	}
@@ -440,7 +453,7 @@ func (z *Reader) open(r io.Reader, name string) error {
 			return err
 		}
 		if !hint.Tar {
-			z.notes = append(z.notes, fmt.Sprintf("the data is a tar archive; using its first file, %q", z.member))
+			z.notes = append(z.notes, fmt.Sprintf("the data is a tar archive; the image is its file %q", z.member))
 		}
 		return nil
 	}
@@ -514,14 +527,19 @@ func checkNested(head []byte, what string) error {
 	return fmt.Errorf("%w: %s is itself %s-compressed; decompress it first", ErrUnsupported, what, f)
 }
 
-// openTar makes z read the first regular file of the tar archive in db.
+// openTar makes z read the image in the tar archive in db: the first
+// regular file of the image's size if it is known, else the first one.
 // At its end, the rest of the archive and of the decoded stream is read,
 // so the codec's checksums and trailing-data checks run.
 func (z *Reader) openTar(db *bufio.Reader, nameOnly bool) error {
 	tr := tar.NewReader(db)
+	var before []member // regular files skipped: not of the image's size
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
+			if len(before) > 0 {
+				return noMemberOfSize("tar", z.size, before)
+			}
 			return ErrNoImage
 		}
 		if err != nil {
@@ -533,7 +551,15 @@ func (z *Reader) openTar(db *bufio.Reader, nameOnly bool) error {
 		if !isRegular(h) {
 			continue
 		}
+		if z.size > 0 && h.Size != z.size {
+			before = append(before, member{h.Name, h.Size})
+			continue
+		}
 		z.member = h.Name
+		used := member{h.Name, h.Size}
+		if len(before) > 0 {
+			z.notes = append(z.notes, fmt.Sprintf("tar archive: using %s, the file of the image's size; skipped %s", used, listMembers(before)))
+		}
 		mb := bufio.NewReaderSize(tr, outBufSize)
 		head, _ := mb.Peek(peekSize)
 		if err := checkNested(head, fmt.Sprintf("tar member %q", h.Name)); err != nil {
@@ -541,8 +567,7 @@ func (z *Reader) openTar(db *bufio.Reader, nameOnly bool) error {
 		}
 		z.out = mb
 		z.finish = func() error {
-			var others []string
-			count := 0
+			var after []member
 			for {
 				h, err := tr.Next()
 				if err == io.EOF {
@@ -552,10 +577,7 @@ func (z *Reader) openTar(db *bufio.Reader, nameOnly bool) error {
 					return err
 				}
 				if isRegular(h) {
-					count++
-					if len(others) < memberLimit {
-						others = append(others, h.Name)
-					}
+					after = append(after, member{h.Name, h.Size})
 				}
 			}
 			// Tar ends with zero blocks padded to a record; read up to the
@@ -563,8 +585,12 @@ func (z *Reader) openTar(db *bufio.Reader, nameOnly bool) error {
 			if _, err := io.Copy(io.Discard, db); err != nil {
 				return err
 			}
-			if count > 0 {
-				z.notes = append(z.notes, ignoredNote("tar archive", count+1, z.member, others, count))
+			if len(after) > 0 {
+				why := "the first file"
+				if z.size > 0 {
+					why = "the first file of the image's size"
+				}
+				z.notes = append(z.notes, usingNote("tar archive", used, why, append(before, after...)))
 			}
 			return nil
 		}
@@ -574,18 +600,6 @@ func (z *Reader) openTar(db *bufio.Reader, nameOnly bool) error {
 
 func isRegular(h *tar.Header) bool {
 	return h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA || h.Typeflag == tar.TypeGNUSparse
-}
-
-func ignoredNote(what string, total int, used string, others []string, nothers int) string {
-	q := make([]string, len(others))
-	for i, o := range others {
-		q[i] = fmt.Sprintf("%q", o)
-	}
-	list := strings.Join(q, ", ")
-	if nothers > len(others) {
-		list += fmt.Sprintf(" and %d more", nothers-len(others))
-	}
-	return fmt.Sprintf("%s has %d files; using the first, %q; ignoring %s", what, total, used, list)
 }
 
 // readerAt returns r as an io.ReaderAt covering the rest of r (from its

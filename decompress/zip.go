@@ -15,8 +15,9 @@ import (
 	"github.com/klauspost/compress/flate"
 )
 
-// openZip makes z read the first file of the zip archive: through the
-// central directory if ra is set, else streaming from local headers.
+// openZip makes z read the image in the zip archive (see members.go):
+// through the central directory if ra is set, else streaming from local
+// headers.
 func (z *Reader) openZip(br *bufio.Reader, ra io.ReaderAt, size int64) error {
 	if ra != nil {
 		return z.openZipAt(ra, size)
@@ -65,28 +66,26 @@ func (z *Reader) openZipAt(ra io.ReaderAt, size int64) error {
 		return err
 	}
 	zr.RegisterDecompressor(zip.Deflate, func(r io.Reader) io.ReadCloser { return flate.NewReader(r) })
-	var first *zip.File
-	var others []string
-	count := 0
+	var files []*zip.File
+	var ms []member
 	for _, f := range zr.File {
 		if f.FileInfo().IsDir() {
 			continue
 		}
-		if first == nil {
-			first = f
-			continue
-		}
-		count++
-		if len(others) < memberLimit {
-			others = append(others, f.Name)
-		}
+		files = append(files, f)
+		ms = append(ms, member{f.Name, int64(f.UncompressedSize64)})
 	}
-	if first == nil {
+	if len(files) == 0 {
 		return ErrNoImage
 	}
+	i, why := chooseMember(ms, z.size)
+	if i < 0 {
+		return noMemberOfSize("zip", z.size, ms)
+	}
+	first := files[i]
 	z.member = first.Name
-	if count > 0 {
-		z.notes = append(z.notes, ignoredNote("zip archive", count+1, first.Name, others, count))
+	if len(files) > 1 {
+		z.notes = append(z.notes, usingNote("zip archive", ms[i], why, append(ms[:i:i], ms[i+1:]...)))
 	}
 	if first.Flags&1 != 0 {
 		return fmt.Errorf("%w: member %q is encrypted", ErrUnsupported, first.Name)
@@ -129,6 +128,12 @@ type zipEntry struct {
 	crc          uint32
 	csize, usize uint64
 	zip64        bool // the local header has a zip64 extra field
+}
+
+// sizeUnknown reports whether the local header leaves the sizes to a data
+// descriptor after the data.
+func (e zipEntry) sizeUnknown() bool {
+	return e.flags&flagDescr != 0 && e.usize == 0
 }
 
 // zipStream reads entries one after another from br.
@@ -337,9 +342,14 @@ func (x *exactReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// openZipStream makes z read the image of a zip stream: the first file of
+// the image's size if it is known (or of a size its local header does not
+// give), else the first file. At its end, the members after it are read up
+// to the central directory and named in a note.
 func (z *Reader) openZipStream(br *bufio.Reader) error {
 	s := &zipStream{br: br, consumed: z.offset}
 	var e zipEntry
+	var before []member // files skipped: not of the image's size
 	for {
 		var ok bool
 		var err error
@@ -348,12 +358,19 @@ func (z *Reader) openZipStream(br *bufio.Reader) error {
 			return err
 		}
 		if !ok {
+			if len(before) > 0 {
+				return noMemberOfSize("zip", z.size, before)
+			}
 			return ErrNoImage
 		}
-		if !strings.HasSuffix(e.name, "/") {
+		dir := strings.HasSuffix(e.name, "/")
+		if !dir && (z.size <= 0 || e.sizeUnknown() || int64(e.usize) == z.size) {
 			break
 		}
-		// A directory: skip its (empty) data.
+		if !dir {
+			before = append(before, member{e.name, int64(e.usize)})
+		}
+		// A directory or another file: skip its data.
 		r, err := s.open(e)
 		if err != nil {
 			return err
@@ -363,6 +380,13 @@ func (z *Reader) openZipStream(br *bufio.Reader) error {
 		}
 	}
 	z.member = e.name
+	used := member{e.name, int64(e.usize)}
+	if e.sizeUnknown() {
+		used.size = -1
+	}
+	if len(before) > 0 {
+		z.notes = append(z.notes, fmt.Sprintf("zip archive: using %s, the file of the image's size; skipped %s", used, listMembers(before)))
+	}
 	r, err := s.open(e)
 	if err != nil {
 		return err
@@ -376,20 +400,17 @@ func (z *Reader) openZipStream(br *bufio.Reader) error {
 	z.finish = func() error {
 		// Name the other members. They are not part of the image, so a
 		// problem with them is a note, not an error.
-		var others []string
-		count := 0
+		var after []member
 		for {
 			e, ok, err := s.next()
-			if err == nil && ok && !strings.HasSuffix(e.name, "/") {
-				count++
-				if len(others) < memberLimit {
-					others = append(others, e.name)
-				}
-			}
 			if err == nil && ok {
 				var r io.Reader
 				if r, err = s.open(e); err == nil {
-					_, err = io.Copy(io.Discard, r)
+					var n int64
+					n, err = io.Copy(io.Discard, r)
+					if !strings.HasSuffix(e.name, "/") {
+						after = append(after, member{e.name, n})
+					}
 				}
 			}
 			if err != nil {
@@ -400,8 +421,12 @@ func (z *Reader) openZipStream(br *bufio.Reader) error {
 				break
 			}
 		}
-		if count > 0 {
-			z.notes = append(z.notes, ignoredNote("zip archive", count+1, z.member, others, count))
+		if len(after) > 0 {
+			why := "the first file"
+			if z.size > 0 {
+				why = "the first file of the image's size"
+			}
+			z.notes = append(z.notes, usingNote("zip archive", used, why, append(before, after...)))
 		}
 		return nil
 	}

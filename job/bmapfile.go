@@ -105,7 +105,7 @@ func loadBmap(ctx context.Context, op *source.Opener, log Logger, name string, s
 	if err != nil {
 		return nil, fmt.Errorf("cannot open bmap file '%s': %w", shown, err)
 	}
-	dec, err := decompress.NewReader(bytes.NewReader(raw), source.PathOf(name))
+	dec, err := decompress.NewReader(bytes.NewReader(raw), decompress.Options{Name: source.PathOf(name), ImageSize: -1})
 	if err != nil {
 		return nil, fmt.Errorf("bmap %s: %w", shown, err)
 	}

@@ -61,7 +61,11 @@ func openImage(ctx context.Context, op *source.Opener, log Logger, name string, 
 	if t, ok := src.(source.Transferer); ok {
 		img.transfer = t
 	}
-	dec, err := decompress.NewReader(src, source.PathOf(name))
+	opt := decompress.Options{Name: source.PathOf(name), ImageSize: -1}
+	if m != nil {
+		opt.ImageSize = m.ImageSize
+	}
+	dec, err := decompress.NewReader(src, opt)
 	if err != nil {
 		img.Close()
 		if m != nil && errors.Is(err, io.ErrUnexpectedEOF) {

@@ -862,3 +862,46 @@ func TestCopyLZMAByContent(t *testing.T) {
 		t.Errorf("%s was created (stat: %v)", out, err)
 	}
 }
+
+// TestCopyArchiveMembers: a tar or zip that holds a README before the
+// image copies the image, the file of the bmap's image size, and says so;
+// with the bmap of another image, the error names the archive's files,
+// and the destination is not created.
+func TestCopyArchiveMembers(t *testing.T) {
+	needTools(t, "tar", "gzip", "zip")
+	dir := t.TempDir()
+	img := makeImage(t, dir, "disk.img", defaultSpec)
+	bm := filepath.Join(dir, "disk.img.bmap")
+	m := createBmap(t, img.path, bm)
+	other := makeImage(t, dir, "other.img", imageSpec{size: 10 * testBlockSize, ranges: []blockRange{{0, 9, 't'}}, seed: 5})
+	otherBmap := filepath.Join(dir, "other.img.bmap")
+	createBmap(t, other.path, otherBmap)
+	writeFile(t, filepath.Join(dir, "README"), []byte("flash disk.img\n"))
+	execute(t, "", "tar", "-C", dir, "-czf", filepath.Join(dir, "a.tar.gz"), "README", "disk.img")
+	execute(t, "", "sh", "-c", "cd "+dir+" && zip -q a.zip README disk.img")
+	for _, archive := range []string{"a.tar.gz", "a.zip"} {
+		for _, from := range []string{"file", "pipe"} {
+			path := filepath.Join(dir, archive)
+			image, stdin := path, io.Reader(nil)
+			if from == "pipe" {
+				image, stdin = "-", pipeOf(t, readFile(t, path))
+			}
+			out := filepath.Join(t.TempDir(), "out.img")
+			r := mustRun(t, stdin, "copy", "--bmap", bm, image, out)
+			if want := fmt.Sprintf(`"disk.img" (%d bytes), the file of the image's size`, len(img.data)); !strings.Contains(r.stderr, want) {
+				t.Errorf("%s from a %s: stderr does not say %s:\n%s", archive, from, want, r.stderr)
+			}
+			checkFile(t, out, img.data)
+			checkSparse(t, out, m)
+
+			if from == "pipe" {
+				stdin = pipeOf(t, readFile(t, path))
+			}
+			r = runBmap(t, stdin, "copy", "--bmap", otherBmap, image, out+".other")
+			wantFailure(t, r, exitFailure, fmt.Sprintf("image's size, %d bytes", len(other.data)), `"README" (15 bytes)`, fmt.Sprintf(`"disk.img" (%d bytes)`, len(img.data)))
+			if _, err := os.Stat(out + ".other"); !os.IsNotExist(err) {
+				t.Errorf("%s from a %s: the destination was created (stat: %v)", archive, from, err)
+			}
+		}
+	}
+}
