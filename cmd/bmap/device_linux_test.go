@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -50,9 +51,17 @@ func loopDevice(t *testing.T, backing string) string {
 // a file in dir) was cleaned up. It skips the test if mounting fails.
 func mount(t *testing.T, dir string, args ...string) {
 	t.Helper()
+	if err := tryMount(t, dir, args...); err != nil {
+		t.Skipf("cannot mount here (%v)", err)
+	}
+}
+
+// tryMount is mount, returning why mounting failed instead of skipping.
+func tryMount(t *testing.T, dir string, args ...string) error {
+	t.Helper()
 	args = append(args, dir)
 	if out, err := exec.Command("mount", args...).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount here (mount %s: %v: %s)", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		return fmt.Errorf("mount %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	t.Cleanup(func() {
 		// A just-detached loop device may still hold its backing file
@@ -68,6 +77,7 @@ func mount(t *testing.T, dir string, args ...string) {
 		t.Errorf("umount %s: %v: %s", dir, err, out)
 		exec.Command("umount", "--lazy", dir).Run()
 	})
+	return nil
 }
 
 // oldContent is what a device holds before a copy: a pattern that differs

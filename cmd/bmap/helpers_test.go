@@ -110,7 +110,7 @@ func wantFailure(t testing.TB, r result, code int, want ...string) {
 // blockRange is a run of blocks, inclusive, and what to fill it with.
 type blockRange struct {
 	first, last int64
-	fill        byte // 'r' random, 't' text, 'z' zeros (written, so mapped)
+	fill        byte // 'r' random, 't' text, 'h' a unique line then zeros, 'z' zeros (written, so mapped)
 }
 
 // imageSpec describes a sparse image: size bytes, with data in ranges and
@@ -169,6 +169,11 @@ func makeImage(t testing.TB, dir, name string, spec imageSpec) *testImage {
 				fmt.Fprintf(&b, "test image block %06d line %03d %016x\n", off/testBlockSize, b.Len()/64, rng.Uint64())
 			}
 			copy(buf, b.Bytes())
+		case 'h':
+			for b := int64(0); b*testBlockSize < int64(len(buf)); b++ {
+				line := fmt.Sprintf("block %06d %016x\n", off/testBlockSize+b, rng.Uint64())
+				copy(buf[b*testBlockSize:], line)
+			}
 		}
 		if _, err := f.WriteAt(buf, off); err != nil {
 			t.Fatal(err)
