@@ -11,9 +11,6 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
-
 // env is what a command needs from the process: its streams and logger.
 type env struct {
 	stdin          io.Reader
@@ -61,7 +58,7 @@ func newApp(prog string, e *env) *cli.App {
 	app := &cli.App{
 		Name:            prog,
 		Usage:           "create block maps of sparse disk images and flash images fast and safely",
-		Version:         version,
+		Version:         versionOf(prog),
 		Reader:          e.stdin,
 		Writer:          e.stdout,
 		ErrWriter:       e.stderr,
@@ -87,10 +84,14 @@ func newApp(prog string, e *env) *cli.App {
 
 // setupLog applies -q and -d, which may come before or after the command.
 func setupLog(c *cli.Context, e *env) error {
+	wasDebug := e.log.debug
 	e.log.quiet = e.log.quiet || c.Bool("quiet")
 	e.log.debug = e.log.debug || c.Bool("debug")
 	if e.log.quiet && e.log.debug {
 		return conflictf("-q and -d cannot be used together")
+	}
+	if e.log.debug && !wasDebug {
+		e.log.Debugf("bmap %s", buildVersion())
 	}
 	return nil
 }

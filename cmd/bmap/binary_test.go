@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -56,7 +58,7 @@ func builtBinary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "bmap")
-		cmd := exec.Command(goTool, "build", "-o", binPath, "-ldflags", "-X main.version="+binVersion, ".")
+		cmd := exec.Command(goTool, "build", "-buildvcs=false", "-o", binPath, "-ldflags", "-X main.version="+binVersion, ".")
 		cmd.Dir = pkgDir
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binErr = errors.New(err.Error() + "\n" + string(out))
@@ -122,7 +124,11 @@ func TestBinaryHelpAndVersion(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			testHelp(t, r)
 			out := r.run(t, nil, "--version")
-			if want := r.prog + " " + binVersion + "\n"; out.code != 0 || out.stdout != want {
+			want := "bmap " + binVersion + " (" + runtime.Version() + ", " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"
+			if asBmaptool {
+				want = "bmaptool 3.9.0\n"
+			}
+			if out.code != 0 || out.stdout != want {
 				t.Errorf("--version: exit %d, stdout %q, want exit 0 and %q", out.code, out.stdout, want)
 			}
 		})
@@ -199,5 +205,67 @@ func TestBinaryFailureExitCode(t *testing.T) {
 	if out.code != exitFailure || strings.Count(out.stderr, "ERROR") != 1 ||
 		!strings.HasPrefix(lines[len(lines)-1], "bmap: ERROR: cannot open image: ") {
 		t.Errorf("copy of a missing image: exit %d, stderr %q; want exit 1 and one ERROR line, last", out.code, out.stderr)
+	}
+}
+
+// TestDevelopmentBuildVersion builds the program as a developer does, with
+// no release version stamped, and checks that --version, the -d log and
+// the JSON start event all name the git revision it was built from, and
+// "dirty" exactly when the checkout has uncommitted changes: a CI log then
+// says which binary flashed the board.
+func TestDevelopmentBuildVersion(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go tool is not on PATH: cannot build the binary")
+	}
+	git := func(args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = pkgDir
+		out, err := cmd.Output()
+		if err != nil {
+			t.Skipf("not in a git checkout (git %s: %v): no revision to record", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	top := git("rev-parse", "--show-toplevel")
+	if fi, err := os.Stat(filepath.Join(top, ".git")); err != nil || !fi.IsDir() {
+		t.Skipf("%s is a git worktree or submodule (.git is not a directory): the go command records VCS information only in a plain checkout", top)
+	}
+	head := git("rev-parse", "HEAD")
+	dirty := git("status", "--porcelain") != ""
+
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bmap")
+	// -buildvcs=true, not the default auto: the environment may set
+	// GOFLAGS=-buildvcs=false, and a checkout that cannot be stamped must fail.
+	cmd := exec.Command(goTool, "build", "-buildvcs=true", "-o", bin, ".")
+	cmd.Dir = pkgDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	details := "revision " + head[:12]
+	if dirty {
+		details += ", dirty"
+	}
+	details += ", " + runtime.Version() + ", " + runtime.GOOS + "/" + runtime.GOARCH + ")"
+	want := regexp.MustCompile(`^bmap (devel|v[0-9][^ ]*) \(` + regexp.QuoteMeta(details) + `$`)
+
+	out := runProgram(t, bin, nil, "--version")
+	line := strings.TrimSuffix(out.stdout, "\n")
+	if out.code != 0 || !want.MatchString(line) {
+		t.Fatalf("--version: exit %d, stdout %q; want a line matching %s", out.code, out.stdout, want)
+	}
+
+	f := newCompatFixture(t)
+	out = runProgram(t, bin, nil, "-d", "copy", "--progress", "json", "--bmap", f.bmap, f.img.path, f.dev)
+	if out.code != 0 {
+		t.Fatalf("copy: exit %d: %s", out.code, out.stderr)
+	}
+	if !strings.Contains(out.stderr, "bmap: debug: "+line+"\n") {
+		t.Errorf("-d: no line %q in\n%s", "bmap: debug: "+line, out.stderr)
+	}
+	events, _ := parseEvents(t, out.stderr)
+	if len(events) == 0 || events[0].str("event") != "start" || "bmap "+events[0].str("version") != line {
+		t.Errorf("the start event has no version %q: %v", strings.TrimPrefix(line, "bmap "), events)
 	}
 }

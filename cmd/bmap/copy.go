@@ -121,7 +121,7 @@ func runCopy(c *cli.Context, e *env, o job.CopyOptions, progress string, progres
 			rep.mapped, rep.imageSize, rep.stream, rep.transfer = info.MappedBytes(), info.ImageSize, info.Stream, info.Transfer
 			events.emit(map[string]any{"event": "start", "image": info.Image, "bmap": info.Bmap, "destination": info.Dest,
 				"destination_kind": info.DestKind.String(), "format": info.Format.String(), "image_size": info.ImageSize,
-				"mapped_bytes": info.MappedBytes(), "block_size": blockSize(info.Map), "verify": info.Verify})
+				"mapped_bytes": info.MappedBytes(), "block_size": blockSize(info.Map), "verify": info.Verify, "version": buildVersion()})
 			rep.begin()
 		},
 		// End the progress line before "synchronizing" is logged, which

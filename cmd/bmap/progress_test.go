@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,6 +100,11 @@ func checkSuccessEvents(t *testing.T, f *compatFixture, image string, events []p
 		if start[k] != want {
 			t.Errorf("start event: %s = %v, want %v (event: %v)", k, start[k], want, start)
 		}
+	}
+	// Which binary: the in-process run and the test binary have no
+	// release version; TestDevelopmentBuildVersion checks a revision.
+	if v := start.str("version"); !strings.HasSuffix(v, runtime.Version()+", "+runtime.GOOS+"/"+runtime.GOARCH+")") {
+		t.Errorf("start event: version %q does not name the Go version and platform (event: %v)", v, start)
 	}
 	end := events[len(events)-1]
 	for k, want := range map[string]any{"event": "end", "result": "success", "written_bytes": mapped,
