@@ -17,15 +17,22 @@ _%[1]s_complete() {
 complete -o default -o bashdefault -F _%[1]s_complete %[1]s
 `
 
+// zshCompletion works both sourced and installed as _PROG in $fpath,
+// where compinit autoloads the file as the body of _PROG: the first call
+// then defines the function and completes.
 const zshCompletion = `#compdef %[1]s
 # zsh completion for %[1]s; load with: source <(%[1]s completion zsh)
 _%[1]s() {
-	local -a words
-	words=(${(f)"$(${words[@]:0:$((CURRENT-1))} --generate-bash-completion 2>/dev/null)"})
-	_describe 'values' words
+	local -a candidates
+	candidates=(${(f)"$(${words[@]:0:$((CURRENT-1))} ${words[CURRENT]:+"${words[CURRENT]}"} --generate-bash-completion 2>/dev/null)"})
+	_describe 'values' candidates
 	_files
 }
-compdef _%[1]s %[1]s
+if [ "$funcstack[1]" = "_%[1]s" ]; then
+	_%[1]s "$@"
+else
+	compdef _%[1]s %[1]s
+fi
 `
 
 func completionCommand(e *env) *cli.Command {
