@@ -89,8 +89,10 @@ for p in $platforms; do
 	done
 	same "$p: built with -buildvcs=false (VERSION names the commit)" "$(grep "build	vcs" <<<"$info")" ""
 	leaks=
+	# Each as a directory ("/root/"): "/root" alone is also in the
+	# standard library's crypto/x509/root.go.
 	for path in "$src" "$(go env GOROOT)" "$(go env GOMODCACHE)" "$(go env GOCACHE)" "$HOME"; do
-		if grep -qF -- "$path" "$bin"; then leaks="$leaks $path"; fi
+		if grep -qF -- "${path%/}/" "$bin"; then leaks="$leaks $path"; fi
 	done
 	same "$p: no path of this machine inside" "${leaks# }" ""
 done
