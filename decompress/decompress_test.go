@@ -645,3 +645,30 @@ func TestArchiveMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestPeek: every format shows the image's first bytes without consuming
+// them, so that a format inside the image (an Android sparse image) can be
+// recognised; a short image shows what it has, with io.EOF.
+func TestPeek(t *testing.T) {
+	s := getFixtures(t)
+	for _, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			data, want, _ := s.load(t, fx)
+			z, err := NewReader(stream{bytes.NewReader(data)}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer z.Close()
+			n := min(28, len(want))
+			head, err := z.Peek(28)
+			if !bytes.Equal(head, want[:n]) || (n < 28) != (err == io.EOF) {
+				t.Fatalf("Peek(28) = %q, %v; want %q", head, err, want[:n])
+			}
+			got, err := io.ReadAll(z)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameBytes(t, got, want)
+		})
+	}
+}

@@ -166,6 +166,21 @@ func (r *Reader) Discard(n int) (int, error) {
 	return k, err
 }
 
+// Peek returns the image's next n bytes (n at most 512) without consuming
+// them, so that a caller can recognise a format inside the image, such as
+// an Android sparse image. Fewer than n come with the error that stops
+// them (io.EOF at the image's end).
+func (r *Reader) Peek(n int) ([]byte, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	b, ok := r.out.(*bufio.Reader)
+	if !ok || n > peekSize {
+		return nil, fmt.Errorf("decompress: cannot peek %d bytes", n)
+	}
+	return b.Peek(n)
+}
+
 // A discarder skips output without handing it over; the scratch buffer is
 // for one that has to read what it skips.
 type discarder interface {

@@ -67,6 +67,19 @@ type Discarder interface {
 	Discard(n int) (discarded int, err error)
 }
 
+// An ExtentSource is a source that carries its own map and says, as it
+// goes, where the image's data is: an Android sparse image read as a
+// stream, whose chunk headers come between the data. Copy with a nil map
+// asks it for the next extent instead of copying everything.
+type ExtentSource interface {
+	io.Reader
+	// NextExtent moves to the next run of data, at or after the bytes
+	// read so far, and returns its image offset and length: the next Read
+	// returns its first byte. After the last run it returns the image's
+	// size and io.EOF, once the source has checked that it is complete.
+	NextExtent() (off, length int64, err error)
+}
+
 // discardStep is how many bytes of a hole one Discard call skips, so that
 // progress moves and a cancel is seen during a long hole.
 const discardStep = 4 << 20
@@ -351,6 +364,9 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 		}
 	}
 
+	if ext, ok := c.src.(ExtentSource); ok && c.m == nil {
+		return c.readExtents(ext, getBuf, readFull, &pos, out, free)
+	}
 	if c.m == nil { // no bmap: everything until EOF
 		for {
 			buf, err := getBuf()
@@ -476,6 +492,49 @@ func (c *copier) read(free chan []byte, out chan<- chunk) error {
 		return fmt.Errorf("reading the image past its end (byte %d, the size in the bmap): %w", m.ImageSize, err)
 	}
 	return nil
+}
+
+// readExtents is the first stage for a source that says where its data is
+// (see ExtentSource): each extent is read into buffers and sent on, the
+// rest is left to the source to skip.
+func (c *copier) readExtents(ext ExtentSource, getBuf func() ([]byte, error), readFull func([]byte) (int, error),
+	pos *int64, out chan<- chunk, free chan []byte) error {
+	for {
+		t := time.Now()
+		off, length, err := ext.NextExtent()
+		c.stats.ReadTime += time.Since(t)
+		if err == io.EOF {
+			c.stats.ImageBytes = max(off, *pos)
+			c.opt.Progress.ImageBytes.Store(c.stats.ImageBytes)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the image after byte %d: %w", *pos, err)
+		}
+		if off < *pos {
+			return fmt.Errorf("%w: the next extent starts at byte %d, after reading up to byte %d", ErrOrder, off, *pos)
+		}
+		*pos = off
+		c.opt.Progress.ImageBytes.Store(off)
+		for end := off + length; off < end; {
+			buf, err := getBuf()
+			if err != nil {
+				return err
+			}
+			n := min(int64(len(buf)), end-off)
+			if _, err := readFull(buf[:n]); err != nil {
+				free <- buf
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return fmt.Errorf("reading the image at byte %d: %w", *pos, err)
+			}
+			if err := send(c.stop, out, chunk{buf: buf[:n], pool: buf, off: off, last: true}); err != nil {
+				return err
+			}
+			off += n
+		}
+	}
 }
 
 // readAt is the first stage for a random-access source with several lanes:

@@ -49,6 +49,9 @@ type Target struct {
 	dest string // the destination as given
 	kind Kind
 	size int64 // device size; for a regular file the image size, -1 unknown
+	// offset is where the image starts: WriteAt's offsets are the
+	// image's, the destination's are offset more.
+	offset int64
 
 	replace   string // a regular file to rename path over at Commit; "" in place
 	committed bool
@@ -93,6 +96,12 @@ type TargetOptions struct {
 	// InPlace writes a regular file where it is, keeping what is not
 	// written, instead of replacing it.
 	InPlace bool
+	// Offset is where the image starts in the destination, in bytes: a
+	// bootloader at 8 KiB, a partition's image inside a whole-disk file.
+	// A regular file is then written in place, and only ever grown. An
+	// offset that is not a multiple of the device's sector size is
+	// written through the page cache (O_DIRECT needs aligned offsets).
+	Offset int64
 }
 
 // OpenTarget checks and opens the destination at path:
@@ -126,13 +135,29 @@ func OpenTarget(path string, o TargetOptions) (*Target, error) {
 	case mode.IsRegular():
 		return openFile(path, fi, o)
 	case mode&os.ModeDevice != 0 && mode&os.ModeCharDevice == 0:
-		return openBlockDevice(path, o.ImageSize)
+		need := o.ImageSize
+		if need >= 0 {
+			need += o.Offset
+		}
+		t, err := openBlockDevice(path, need)
+		if err != nil {
+			if errors.Is(err, ErrTooSmall) {
+				if o.Offset > 0 {
+					err = fmt.Errorf("%w (a %d-byte image from byte %d)", err, o.ImageSize, o.Offset)
+				} else {
+					err = fmt.Errorf("%w (a %d-byte image)", err, o.ImageSize)
+				}
+			}
+			return nil, err
+		}
+		t.offset = o.Offset
+		return t, nil
 	case mode&os.ModeCharDevice != 0:
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
 			return nil, err
 		}
-		return &Target{f: f, path: path, dest: path, kind: CharDevice, size: -1}, nil
+		return &Target{f: f, path: path, dest: path, kind: CharDevice, size: -1, offset: o.Offset}, nil
 	case mode.IsDir():
 		return nil, fmt.Errorf("%s is a directory, not a file or device", path)
 	}
@@ -150,10 +175,10 @@ func openFile(path string, old os.FileInfo, o TargetOptions) (*Target, error) {
 			real = r
 		}
 	}
-	t := &Target{dest: path, kind: RegularFile, size: o.ImageSize, sectorSize: alignment}
+	t := &Target{dest: path, kind: RegularFile, size: o.ImageSize, sectorSize: alignment, offset: o.Offset}
 	var err error
 	switch {
-	case o.InPlace:
+	case o.InPlace || o.Offset > 0:
 		t.f, t.direct, err = openDirect(real, os.O_WRONLY|os.O_CREATE, 0o644)
 		t.path = real
 	default:
@@ -180,9 +205,9 @@ func openFile(path string, old os.FileInfo, o TargetOptions) (*Target, error) {
 		// Size first: a file that will have this size anyway avoids
 		// speculative preallocation beyond it (XFS) and shows holes as
 		// holes from the start.
-		if err := t.f.Truncate(o.ImageSize); err != nil {
+		if err := t.sizeFile(o.ImageSize); err != nil {
 			t.Close()
-			return nil, fmt.Errorf("sizing %s to %d bytes: %w", t.path, o.ImageSize, err)
+			return nil, err
 		}
 	}
 	return t, nil
@@ -284,7 +309,8 @@ func (t *Target) Size() int64 { return t.size }
 // File returns the underlying file.
 func (t *Target) File() *os.File { return t.f }
 
-// WriteAt writes p at off. Aligned writes from aligned memory go through
+// WriteAt writes p at the image offset off (at off plus the target's Offset in
+// the destination). Aligned writes from aligned memory go through
 // O_DIRECT, bypassing the page cache; others are written buffered.
 //
 // Every flushEvery bytes it also starts a flush (fsync) in the background,
@@ -298,6 +324,7 @@ func (t *Target) File() *os.File { return t.f }
 //
 // WriteAt must not be called from several goroutines at once.
 func (t *Target) WriteAt(p []byte, off int64) (int, error) {
+	off += t.offset
 	t.flushBehind(len(p))
 	if t.kind == BlockDevice && off+int64(len(p)) > t.size {
 		// Only an image of unknown size (--nobmap from a stream) gets here.
@@ -358,8 +385,8 @@ func (t *Target) Finish(size int64) error {
 		size = t.size
 	}
 	if t.kind == RegularFile && size >= 0 {
-		if err := t.f.Truncate(size); err != nil {
-			return fmt.Errorf("sizing %s to %d bytes: %w", t.path, size, err)
+		if err := t.sizeFile(size); err != nil {
+			return err
 		}
 	}
 	if t.kind == CharDevice {
@@ -370,6 +397,29 @@ func (t *Target) Finish(size int64) error {
 	}
 	return nil
 }
+
+// sizeFile gives a regular file the size of an image of size bytes: that
+// size exactly, or, with an offset, at least the offset plus that size
+// (what follows the image in the file stays).
+func (t *Target) sizeFile(size int64) error {
+	want := size + t.offset
+	if t.offset > 0 {
+		fi, err := t.f.Stat()
+		if err != nil {
+			return err
+		}
+		if fi.Size() >= want {
+			return nil
+		}
+	}
+	if err := t.f.Truncate(want); err != nil {
+		return fmt.Errorf("sizing %s to %d bytes: %w", t.path, want, err)
+	}
+	return nil
+}
+
+// Offset returns where the image starts in the destination.
+func (t *Target) Offset() int64 { return t.offset }
 
 // Close closes the target. A replaced regular file that was not committed
 // is removed: the destination keeps its old content.

@@ -57,7 +57,7 @@ func openBlockDevice(path string, imageSize int64) (*Target, error) {
 	}
 	if imageSize > size {
 		f.Close()
-		return nil, fmt.Errorf("%w: the image is %d bytes, %s only %d", ErrTooSmall, imageSize, path, size)
+		return nil, fmt.Errorf("%w: %d bytes needed, %s has %d", ErrTooSmall, imageSize, path, size)
 	}
 	sector := int64(512)
 	if ss, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKSSZGET); err == nil && ss > 0 {

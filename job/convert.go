@@ -90,7 +90,7 @@ func convertToSimg(ctx context.Context, op *source.Opener, log Logger, o Convert
 	default:
 		return nil, err
 	}
-	img, err := openImage(ctx, op, log, o.Image, m)
+	img, err := openImage(ctx, op, log, o.Image, m, openHow{})
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func mapLocalImage(ctx context.Context, path string) (*bmap.Map, error) {
 }
 
 func convertToRaw(ctx context.Context, op *source.Opener, log Logger, o ConvertOptions) (*bmap.Map, error) {
-	img, err := openImage(ctx, op, log, o.Image, nil)
+	img, err := openImage(ctx, op, log, o.Image, nil, openHow{keepSparse: true})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -32,6 +34,10 @@ type CopyOptions struct {
 	NoVerify bool
 	// Dest must meet this policy.
 	DestPolicy
+	// DestOffset is where the image starts in Dest, in bytes (a
+	// bootloader at 8 KiB; a partition's image inside a whole-disk file,
+	// which is then written in place).
+	DestOffset int64
 	// Readback reads every mapped range back from Dest, past the page
 	// cache, and checks it; Retries writes ranges that read back wrong
 	// again, up to Retries times.
@@ -76,9 +82,19 @@ type CopyInfo struct {
 	// pipe), rather than its ranges only.
 	Stream bool
 	Verify bool // the ranges' checksums are checked
+	// Sparse: the image is an Android sparse image (maybe compressed as
+	// Format says), written as the image it describes.
+	Sparse bool
 	// Transfer counts what is fetched over the network; nil for a local
 	// image. Another goroutine may poll it during the copy.
 	Transfer source.Transferer
+}
+
+// FormatName names the image's format: "raw", "gzip", "tar+xz", "simg",
+// "zstd+simg".
+func (i CopyInfo) FormatName() string {
+	img := image{kind: i.Format, sparse: i.Sparse}
+	return img.format()
 }
 
 // MappedBytes returns the bytes to write, -1 if unknown.
@@ -120,6 +136,8 @@ func (o *CopyOptions) Check() error {
 		return &OptionError{Msg: fmt.Sprintf("--retries %d: want 0 or more", o.Retries)}
 	case o.Retries > 0 && !o.Readback:
 		return &OptionError{Msg: "--retries needs --verify-readback"}
+	case o.DestOffset < 0:
+		return &OptionError{Msg: fmt.Sprintf("--dest-offset %d: want 0 or more", o.DestOffset)}
 	}
 	return o.Signature.Check()
 }
@@ -139,21 +157,32 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	if op == nil {
 		op = &source.Opener{}
 	}
+	// A sparse image's zero fills need not be written to a regular file
+	// that is made anew: it reads as zeros already.
+	sparseHow := openHow{zeroFillIsHole: o.DestOffset == 0 && readsAsZeros(o.Dest)}
 	// 1. The bmap.
 	var m *bmap.Map
+	var img *image
 	bmapName := ""
 	if !o.NoBmap {
 		if bmapName, err = findBmap(ctx, op, log, o.Image, o.Bmap); err != nil {
-			if errors.Is(err, ErrNoBmap) && o.Image != source.Stdin {
-				// No bmap beside a missing image: say the image is missing.
-				s, ierr := op.Open(ctx, o.Image)
-				if ierr != nil {
-					return res, fmt.Errorf("cannot open image: %w", ierr)
-				}
-				s.Close()
+			if !errors.Is(err, ErrNoBmap) {
+				return res, err
 			}
-			return res, err
+			// No bmap: an Android sparse image is its own map. (And a
+			// missing image is named before its missing bmap.)
+			var ierr error
+			if img, ierr = openImage(ctx, op, log, o.Image, nil, sparseHow); ierr != nil {
+				return res, ierr
+			}
+			if !img.sparse {
+				img.Close()
+				return res, err
+			}
+			bmapName, err = "", nil
 		}
+	}
+	if bmapName != "" {
 		if source.SameFile(o.Image, bmapName) {
 			return res, fmt.Errorf("the bmap %s is the image itself: make sure you are writing your image and not the bmap file (you specified the same path for them)", source.Redact(bmapName))
 		}
@@ -170,12 +199,21 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	}
 
 	// 2. The image.
-	img, err := openImage(ctx, op, log, o.Image, m)
-	if err != nil {
-		return res, err
+	if img == nil {
+		if img, err = openImage(ctx, op, log, o.Image, m, sparseHow); err != nil {
+			return res, err
+		}
 	}
 	defer img.Close()
-	if m == nil && img.size >= 0 {
+	switch {
+	case m == nil && img.sparse:
+		// Its own map: read up front, or chunk by chunk as the copy goes.
+		m = img.sparseMap
+		if o.Readback {
+			return res, fmt.Errorf("--verify-readback needs a bmap with checksums, and the Android sparse image %s has none: give its bmap with --bmap", source.Redact(o.Image))
+		}
+		log.Infof("no bmap given: %s is an Android sparse image, its chunks say what to write", source.Base(o.Image))
+	case m == nil && img.size >= 0:
 		m = bmap.Whole(img.size, wholeBlockSize)
 	}
 
@@ -191,17 +229,23 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	if m != nil {
 		mapped = m.MappedBytes()
 	}
-	t, err := flash.OpenTarget(path, flash.TargetOptions{ImageSize: img.size, MappedBytes: mapped})
+	t, err := flash.OpenTarget(path, flash.TargetOptions{ImageSize: img.size, MappedBytes: mapped, Offset: o.DestOffset})
 	if err != nil {
 		return res, fmt.Errorf("cannot open destination file '%s': %w", o.Dest, err)
 	}
 	defer t.Close()
-	if o.NoBmap {
+	switch {
+	case img.sparse && bmapName == "":
+		log.Infof("copying image '%s' to %s '%s' using its Android sparse image chunks", source.Base(o.Image), t.Kind(), o.Dest)
+	case o.NoBmap:
 		log.Infof("no bmap given, copy entire image to '%s' (%s)", o.Dest, t.Kind())
-	} else {
+	default:
 		log.Infof("copying image '%s' to %s '%s' using bmap file '%s'", source.Base(o.Image), t.Kind(), o.Dest, source.Base(bmapName))
 	}
-	res.Info = CopyInfo{Image: source.Redact(o.Image), Bmap: source.Redact(bmapName), Dest: o.Dest, DestKind: t.Kind(), Format: img.kind,
+	if o.DestOffset > 0 {
+		log.Infof("the image starts at byte %d (%s) of '%s'", o.DestOffset, bmap.HumanSize(o.DestOffset), o.Dest)
+	}
+	res.Info = CopyInfo{Image: source.Redact(o.Image), Bmap: source.Redact(bmapName), Dest: o.Dest, DestKind: t.Kind(), Format: img.kind, Sparse: img.sparse,
 		ImageSize: img.size, Map: m, Stream: img.stream, Verify: !o.NoVerify, Transfer: img.transfer}
 	if o.Hooks.Started != nil {
 		o.Hooks.Started(res.Info)
@@ -274,6 +318,14 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	return res, nil
 }
 
+// readsAsZeros reports whether the destination will read as zeros where
+// nothing is written: a regular file, which is made anew (see
+// flash.OpenTarget), or a path where none exists yet.
+func readsAsZeros(dest string) bool {
+	fi, err := os.Stat(dest)
+	return errors.Is(err, os.ErrNotExist) || err == nil && fi.Mode().IsRegular()
+}
+
 // wholeBlockSize is the block size of the map of an image copied without a
 // bmap, as bmaptool uses.
 const wholeBlockSize = 4096
@@ -296,7 +348,7 @@ func readBack(ctx context.Context, op *source.Opener, log Logger, o CopyOptions,
 		if err != nil {
 			return fmt.Errorf("cannot read back %s: %w", o.Dest, err)
 		}
-		bad, err := m.Verify(ctx, r, 0)
+		bad, err := m.Verify(ctx, io.NewSectionReader(r, t.Offset(), m.ImageSize), 0)
 		r.Close()
 		if err != nil {
 			return fmt.Errorf("reading back %s: %w", o.Dest, err)
@@ -314,7 +366,7 @@ func readBack(ctx context.Context, op *source.Opener, log Logger, o CopyOptions,
 			return fmt.Errorf("read-back verification of %s failed (%s), and the image came from stdin, so it cannot be read again to retry", o.Dest, desc)
 		}
 		log.Warnf("%d ranges of '%s' read back wrong (%s); writing them again (retry %d of %d)", len(bad), o.Dest, desc, attempt+1, o.Retries)
-		img, err := openImage(ctx, op, quiet{}, o.Image, m)
+		img, err := openImage(ctx, op, quiet{}, o.Image, m, openHow{})
 		if err != nil {
 			return err
 		}

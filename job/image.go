@@ -9,6 +9,7 @@ import (
 	"github.com/bmap-tools/bmap/bmap"
 	"github.com/bmap-tools/bmap/decompress"
 	"github.com/bmap-tools/bmap/flash"
+	"github.com/bmap-tools/bmap/simg"
 	"github.com/bmap-tools/bmap/source"
 )
 
@@ -25,6 +26,32 @@ type image struct {
 	closes   []func() error
 	dec      *decompress.Reader
 	noted    int // notes of dec logged so far
+	// sparse: the raw bytes are an Android sparse image, and src yields
+	// the image it describes; sparseMap is its map when it could be read
+	// up front (see openSparse).
+	sparse    bool
+	sparseMap *bmap.Map
+}
+
+// openHow says how openImage treats an Android sparse image.
+type openHow struct {
+	// keepSparse yields the sparse image's own bytes, not the image it
+	// describes.
+	keepSparse bool
+	// zeroFillIsHole: the destination reads as zeros already (see
+	// openSparse).
+	zeroFillIsHole bool
+}
+
+// format names the image's format: "gzip", "tar+xz", "simg", "zstd+simg".
+func (i *image) format() string {
+	switch {
+	case !i.sparse:
+		return i.kind.String()
+	case i.kind == (decompress.Kind{Format: decompress.Raw}):
+		return "simg"
+	}
+	return i.kind.String() + "+simg"
 }
 
 // logNotes logs the decoder's notes not logged yet: some come only once
@@ -51,7 +78,10 @@ func (i *image) Close() error {
 // size against m (nil: no bmap) and reads it directly, so holes are
 // skipped by seeking. A source that prefetches is told what will be read:
 // the mapped ranges of a raw image, the rest of a compressed one.
-func openImage(ctx context.Context, op *source.Opener, log Logger, name string, m *bmap.Map) (*image, error) {
+//
+// An Android sparse image is opened as the image it describes (see
+// openSparse), unless how says to keep it as it is.
+func openImage(ctx context.Context, op *source.Opener, log Logger, name string, m *bmap.Map, how openHow) (*image, error) {
 	src, err := op.Open(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open image: %w", err)
@@ -83,7 +113,27 @@ func openImage(ctx context.Context, op *source.Opener, log Logger, name string, 
 	}
 	pf, _ := src.(source.Prefetcher)
 	seeker, seeks := src.(io.Seeker)
-	if seeks && src.Size() >= 0 && img.kind == (decompress.Kind{Format: decompress.Raw}) {
+	raw := img.kind == (decompress.Kind{Format: decompress.Raw})
+	if head, _ := dec.Peek(simg.HeaderSize); simg.IsSparse(head) && !how.keepSparse {
+		// An Android sparse image: read from the source itself where it
+		// seeks, so that skipped data is sought over.
+		in := io.Reader(dec)
+		if seeks && raw && src.Size() >= 0 {
+			if _, err := seeker.Seek(0, io.SeekStart); err == nil {
+				in = src
+			}
+		}
+		if pf != nil && src.Size() >= 0 {
+			pf.Prefetch([]source.Extent{{Offset: 0, Length: src.Size()}})
+		}
+		if err := img.openSparse(in, src, m, shown, how.zeroFillIsHole); err != nil {
+			img.Close()
+			return nil, err
+		}
+		log.Debugf("image format: %s", img.format())
+		return img, nil
+	}
+	if seeks && src.Size() >= 0 && raw {
 		if m != nil && src.Size() != m.ImageSize {
 			img.Close()
 			return nil, fmt.Errorf("image %s is %d bytes, but the bmap says the image is %d bytes: wrong image or wrong bmap",

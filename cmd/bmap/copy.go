@@ -34,6 +34,7 @@ func copyCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "removable-device", Usage: "refuse a DEST that is not a removable block device"},
 			&cli.BoolFlag{Name: "verify-readback", Usage: "after writing, read every mapped range back from DEST, past the cache, and check it"},
 			&cli.IntFlag{Name: "retries", Usage: "with --verify-readback, write ranges that read back wrong again, up to `N` times"},
+			&cli.StringFlag{Name: "dest-offset", Usage: "write the image starting at byte `N` of DEST (K, M and G suffixes: 8K for a bootloader at 8 KiB); a regular DEST is then written in place"},
 			&cli.BoolFlag{Name: "force", Usage: "skip bmap's checks that DEST is in use (mounted, swap, LVM/RAID/dm-crypt), for when they are wrong; the kernel still refuses a device that is in use, and the root filesystem's disk is always refused"},
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "progress output: auto (a line on a terminal), none, or json (one event per line, for CI)"},
 			&cli.IntFlag{Name: "progress-fd", Value: 2, Usage: "write --progress json events to file descriptor `N`"},
@@ -50,12 +51,19 @@ func copyCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			var offset int64
+			if v := c.String("dest-offset"); v != "" {
+				if offset, err = parseSize(v); err != nil {
+					return usagef("--dest-offset %v", err)
+				}
+			}
 			o := job.CopyOptions{
 				Image: c.Args().Get(0), Dest: c.Args().Get(1),
 				Bmap: c.String("bmap"), NoBmap: c.Bool("nobmap"),
 				Signature:  signatureFrom(c),
 				NoVerify:   c.Bool("no-verify"),
 				DestPolicy: job.DestPolicy{RemovableOnly: c.Bool("removable-device"), Force: c.Bool("force")},
+				DestOffset: offset,
 				Readback:   c.Bool("verify-readback"), Retries: c.Int("retries"),
 				Opener: op,
 				Log:    e.log,
@@ -120,7 +128,7 @@ func runCopy(c *cli.Context, e *env, o job.CopyOptions, progress string, progres
 		Started: func(info job.CopyInfo) {
 			rep.mapped, rep.imageSize, rep.stream, rep.transfer = info.MappedBytes(), info.ImageSize, info.Stream, info.Transfer
 			events.emit(map[string]any{"event": "start", "image": info.Image, "bmap": info.Bmap, "destination": info.Dest,
-				"destination_kind": info.DestKind.String(), "format": info.Format.String(), "image_size": info.ImageSize,
+				"destination_kind": info.DestKind.String(), "format": info.FormatName(), "image_size": info.ImageSize,
 				"mapped_bytes": info.MappedBytes(), "block_size": blockSize(info.Map), "verify": info.Verify, "version": buildVersion()})
 			rep.begin()
 		},

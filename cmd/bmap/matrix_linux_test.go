@@ -88,6 +88,14 @@ var matrixFormats = []format{
 	{"tar-S-pax-1.0", ".tar", []string{"tar"}, []string{"tar"}, tarTool("--format=posix", "--sparse-version=1.0")},
 	{"tar-S-gnu.gz", ".tar.gz", []string{"tar", "gzip"}, []string{"gzip"}, tarTool("-S", "--format=gnu", "-z")},
 	{"tar-S-pax-1.0.xz", ".tar.xz", []string{"tar", "xz"}, []string{"xz"}, tarTool("--format=posix", "--sparse-version=1.0", "-I", "xz -1")},
+	// Android sparse images, as img2simg makes them (every zero block a
+	// FILL chunk, the last block padded), plain and compressed.
+	{"simg", ".simg", []string{"img2simg"}, []string{"sparse image"}, func(src, dst string) ([]string, bool) {
+		return []string{"img2simg", src, dst}, false
+	}},
+	{"simg.zst", ".simg.zst", []string{"img2simg", "zstd"}, []string{"sparse image", "zstd"}, func(src, dst string) ([]string, bool) {
+		return []string{"sh", "-c", `img2simg "$1" "$2.simg" && zstd -q -c "$2.simg" > "$2" && rm "$2.simg"`, "sh", src, dst}, false
+	}},
 }
 
 // matrixBmaptool lists the formats also copied with bmaptool's own bmap of
@@ -292,7 +300,7 @@ func tmpfsDir(t *testing.T) string {
 // (a parallel decoder, holes read into scratch), zip (a member through the
 // central directory) and a GNU sparse tar (a member expanded by
 // archive/tar). That halves the matrix's time.
-var matrixEveryDestination = map[string]bool{"raw": true, "gzip": true, "xz-blocks": true, "zip": true, "tar-S-gnu": true}
+var matrixEveryDestination = map[string]bool{"raw": true, "gzip": true, "xz-blocks": true, "zip": true, "tar-S-gnu": true, "simg.zst": true}
 
 // matrixOnDisk lists the formats whose destination files are written on
 // the disk's filesystem (the test's temporary directory: ext4 here, where
