@@ -12,9 +12,9 @@ import (
 	pbzip2 "github.com/bmap-tools/bmap/decompress/internal/bzip2"
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	pgz "github.com/bmap-tools/bmap/decompress/internal/gz"
+	"github.com/bmap-tools/bmap/decompress/internal/lzop"
 	pxz "github.com/bmap-tools/bmap/decompress/internal/xz"
 	pzstd "github.com/bmap-tools/bmap/decompress/internal/zstd"
-	"github.com/bmap-tools/bmap/decompress/lzop"
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz/lzma"
 )
@@ -208,7 +208,7 @@ func newLZ4(br *bufio.Reader) (codecReader, error) {
 // lzo: our lzop container parser and LZO1X decoder, blocks decoded on
 // GOMAXPROCS goroutines. Its goroutines read br, so the offset is its own.
 func newLZO(br *bufio.Reader) (codecReader, error) {
-	z, err := lzop.NewParallelReader(br, runtime.GOMAXPROCS(0))
+	z, err := lzop.NewReader(br, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return codecReader{}, err
 	}

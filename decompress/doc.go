@@ -157,7 +157,7 @@
 //     verified when present (lz4 writes the content checksum by default).
 //     The legacy format (lz4 -l) has neither end marker nor checksum, so a
 //     cut at a block boundary cannot be detected; such files get a note.
-//   - lzo: subpackage lzop parses the container (no Go library does) and
+//   - lzo: internal/lzop parses the container (no Go library does) and
 //     decodes its independent blocks on GOMAXPROCS goroutines with its own
 //     LZO1X decoder (4-5x less CPU than anchore/go-lzo); Adler-32 and CRC-32
 //     of decompressed and compressed blocks and of the header are verified.

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bmap-tools/bmap/decompress/lzop"
+	"github.com/bmap-tools/bmap/decompress/internal/lzop"
 	"github.com/ulikunitz/xz/lzma"
 )
 

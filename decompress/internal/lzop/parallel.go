@@ -16,7 +16,7 @@ import (
 //     data), and groups consecutive blocks into jobs of up to jobBlocks
 //     blocks or jobBytes of output;
 //   - workers decode a job's blocks back to back into one output buffer
-//     and verify their checksums, with the same errors as NewReader's;
+//     and verify their checksums, with the same errors as sequential decoding;
 //   - Read serves the outputs in order.
 //
 // An error the split meets (truncation, a bad header) comes after the
@@ -42,21 +42,22 @@ type parallel struct {
 	outs    chan []byte // idle output buffers
 }
 
-// NewParallelReader is like NewReader but decodes blocks on workers
-// goroutines; workers <= 1 is NewReader. Read serves the output in order
-// and returns the same errors, each after the output before it (see
-// parallel.go for what is served before a bad block). The Reader reads
+// NewReader reads the lzop header from r and returns a Reader that decodes
+// the blocks on workers goroutines; with workers <= 1 it decodes them one
+// after another on the calling goroutine. Read serves the output in order,
+// and an error after the output before it (see the top of parallel.go for
+// what is served before a bad block). With several workers the Reader reads
 // ahead of its output, by up to about 32 MiB of compressed and decoded
 // data; its goroutines read r until Close, the end of the stream or an
 // error, so r must not be used meanwhile.
 //
 // Call Close to stop the goroutines unless Read has returned io.EOF.
-func NewParallelReader(r io.Reader, workers int) (*Reader, error) {
+func NewReader(r io.Reader, workers int) (*Reader, error) {
 	return newParallelReader(r, workers, defaultParallel)
 }
 
 func newParallelReader(r io.Reader, workers int, cfg parallelConfig) (*Reader, error) {
-	z, err := NewReader(r)
+	z, err := newSeqReader(r)
 	if err != nil || workers <= 1 {
 		return z, err
 	}

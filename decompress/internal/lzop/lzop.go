@@ -2,10 +2,10 @@
 // (version 1.x): a header, then blocks of LZO1X data, each with optional
 // Adler-32 or CRC-32 checksums of its compressed and decompressed bytes.
 //
-// NewReader decodes the blocks one after another; NewParallelReader decodes
-// them on several goroutines (each block decodes alone and carries its own
-// checksums) and serves the output in order, with the same checks and
-// errors.
+// NewReader decodes the blocks on several goroutines (each block decodes
+// alone and carries its own checksums) and serves the output in order; with
+// one worker it decodes them one after another on the calling goroutine,
+// with the same checks and errors.
 //
 // The LZO1X blocks are decoded by this package's own decoder (lzo1x.go),
 // which copies matches and literals by words or copy(), and long
@@ -58,20 +58,20 @@ const Magic = "\x89LZO\x00\r\n\x1a\n"
 
 // Header flags (lzop's conf.h).
 const (
-	FlagAdler32D   = 0x00000001 // Adler-32 of each block's decompressed data
-	FlagAdler32C   = 0x00000002 // Adler-32 of each block's compressed data
-	FlagStdin      = 0x00000004
-	FlagStdout     = 0x00000008
-	FlagNameDef    = 0x00000010
-	FlagDOSish     = 0x00000020
-	FlagExtraField = 0x00000040 // an extra field follows the header
-	FlagGMTDiff    = 0x00000080
-	FlagCRC32D     = 0x00000100 // CRC-32 of each block's decompressed data
-	FlagCRC32C     = 0x00000200 // CRC-32 of each block's compressed data
-	FlagMultipart  = 0x00000400
-	FlagFilter     = 0x00000800 // data went through a filter (unsupported)
-	FlagHeaderCRC  = 0x00001000 // header checksum is CRC-32, not Adler-32
-	FlagPath       = 0x00002000
+	flagAdler32D   = 0x00000001 // Adler-32 of each block's decompressed data
+	flagAdler32C   = 0x00000002 // Adler-32 of each block's compressed data
+	flagStdin      = 0x00000004
+	flagStdout     = 0x00000008
+	flagNameDef    = 0x00000010
+	flagDOSish     = 0x00000020
+	flagExtraField = 0x00000040 // an extra field follows the header
+	flagGMTDiff    = 0x00000080
+	flagCRC32D     = 0x00000100 // CRC-32 of each block's decompressed data
+	flagCRC32C     = 0x00000200 // CRC-32 of each block's compressed data
+	flagMultipart  = 0x00000400
+	flagFilter     = 0x00000800 // data went through a filter (unsupported)
+	flagHeaderCRC  = 0x00001000 // header checksum is CRC-32, not Adler-32
+	flagPath       = 0x00002000
 
 	flagMask   = 0x00003FFF
 	flagOSMask = 0xFF000000
@@ -80,14 +80,14 @@ const (
 
 // Compression methods.
 const (
-	MethodLZO1X1   = 1 // lzop -1 .. -6
-	MethodLZO1X115 = 2 // lzop -2 .. -6 on 16-bit systems
-	MethodLZO1X999 = 3 // lzop -7 .. -9
+	methodLZO1X1   = 1 // lzop -1 .. -6
+	methodLZO1X115 = 2 // lzop -2 .. -6 on 16-bit systems
+	methodLZO1X999 = 3 // lzop -7 .. -9
 )
 
 const (
-	// MaxBlockSize is the largest block lzop writes or reads (64 MiB).
-	MaxBlockSize = 64 << 20
+	// maxBlockSize is the largest block lzop writes or reads (64 MiB).
+	maxBlockSize = 64 << 20
 
 	// readerVersion is the lzop version whose format this package reads;
 	// files that need a newer one are refused, as lzop itself does.
@@ -109,8 +109,8 @@ var (
 	ErrTrailingData = errors.New("lzop: trailing data after the end of the compressed stream")
 )
 
-// Header is the header of one lzop file.
-type Header struct {
+// fileHeader is the header of one lzop file.
+type fileHeader struct {
 	Version       uint16 // lzop version that wrote the file
 	LibVersion    uint16 // LZO library version
 	VersionNeeded uint16 // lzop version needed to extract (0 before 0x0940)
@@ -126,13 +126,13 @@ type Header struct {
 // until Read returns io.EOF: a block is returned as soon as its own
 // checksums match.
 type Reader struct {
-	Header // of the first file
+	first fileHeader // of the first file (for tests)
 
 	r     io.Reader
 	off   atomic.Int64 // compressed bytes consumed
 	files int          // lzop files read
 	err   error
-	cur   Header // header of the file being read
+	cur   fileHeader // header of the file being read
 
 	// Sequential decoding.
 	buf []byte // compressed data
@@ -143,17 +143,17 @@ type Reader struct {
 	par *parallel
 }
 
-// NewReader reads the lzop header from r and returns a Reader positioned at
-// the first block, which decodes the blocks one after another on the
+// newSeqReader reads the lzop header from r and returns a Reader positioned
+// at the first block, which decodes the blocks one after another on the
 // calling goroutine. Input is read in exact amounts (no read-ahead), so r
 // may be a shared *bufio.Reader whose position matters to the caller.
-func NewReader(r io.Reader) (*Reader, error) {
+func newSeqReader(r io.Reader) (*Reader, error) {
 	z := &Reader{r: r}
 	h, err := z.readHeader(true)
 	if err != nil {
 		return nil, err
 	}
-	z.Header, z.cur = h, h
+	z.first, z.cur = h, h
 	return z, nil
 }
 
@@ -207,8 +207,8 @@ func (z *Reader) full(b []byte) error {
 
 // readHeader reads one file header. If first is false, a clean end of input
 // before the magic means the stream is done (io.EOF).
-func (z *Reader) readHeader(first bool) (Header, error) {
-	var h Header
+func (z *Reader) readHeader(first bool) (fileHeader, error) {
+	var h fileHeader
 	if p, ok := z.r.(interface{ Peek(int) ([]byte, error) }); ok && !first {
 		// Look before consuming, so the offset of trailing data is exact.
 		b, err := p.Peek(len(Magic))
@@ -308,7 +308,7 @@ func (z *Reader) readHeader(first bool) (Header, error) {
 		return h, err
 	}
 	var filter uint32
-	if h.Flags&FlagFilter != 0 {
+	if h.Flags&flagFilter != 0 {
 		if filter, err = u32(); err != nil {
 			return h, err
 		}
@@ -355,16 +355,16 @@ func (z *Reader) readHeader(first bool) (Header, error) {
 	if newer && h.VersionNeeded > readerVersion {
 		return h, fmt.Errorf("%w: file needs lzop version %x.%03x or newer", ErrUnsupported, h.VersionNeeded>>12, h.VersionNeeded&0xFFF)
 	}
-	if h.Flags&FlagFilter != 0 {
+	if h.Flags&flagFilter != 0 {
 		return h, fmt.Errorf("%w: filter %d (made with lzop -F...?): decompress it with lzop", ErrUnsupported, filter)
 	}
 	switch h.Method {
-	case MethodLZO1X1, MethodLZO1X115, MethodLZO1X999:
+	case methodLZO1X1, methodLZO1X115, methodLZO1X999:
 	default:
 		return h, fmt.Errorf("%w: method %d (only LZO1X methods 1-3 are supported)", ErrUnsupported, h.Method)
 	}
 
-	if h.Flags&FlagExtraField != 0 {
+	if h.Flags&flagExtraField != 0 {
 		var b [4]byte
 		if err := z.full(b[:]); err != nil {
 			return h, err
@@ -390,7 +390,7 @@ func (z *Reader) readHeader(first bool) (Header, error) {
 }
 
 func headerSum(flags uint32, b []byte) uint32 {
-	if flags&FlagHeaderCRC != 0 {
+	if flags&flagHeaderCRC != 0 {
 		return crc32.ChecksumIEEE(b)
 	}
 	return adler32.Checksum(b)
@@ -427,8 +427,8 @@ func (z *Reader) readBlockHeader() (blockInfo, error) {
 		if dlen == 0xFFFFFFFF {
 			return bi, fmt.Errorf("%w: split lzop file (block at byte %d)", ErrUnsupported, bi.at)
 		}
-		if dlen > MaxBlockSize {
-			return bi, fmt.Errorf("%w: block at byte %d: size %d exceeds %d", ErrCorrupt, bi.at, dlen, MaxBlockSize)
+		if dlen > maxBlockSize {
+			return bi, fmt.Errorf("%w: block at byte %d: size %d exceeds %d", ErrCorrupt, bi.at, dlen, maxBlockSize)
 		}
 		if err := z.full(b[4:8]); err != nil {
 			return bi, err
@@ -438,7 +438,7 @@ func (z *Reader) readBlockHeader() (blockInfo, error) {
 			return bi, fmt.Errorf("%w: block at byte %d: compressed size %d, decompressed size %d", ErrCorrupt, bi.at, slen, dlen)
 		}
 		bi.flags, bi.dlen, bi.slen = z.cur.Flags, dlen, slen
-		for i, flag := range [4]uint32{FlagAdler32D, FlagCRC32D, FlagAdler32C, FlagCRC32C} {
+		for i, flag := range [4]uint32{flagAdler32D, flagCRC32D, flagAdler32C, flagCRC32C} {
 			if bi.flags&flag == 0 || (i >= 2 && bi.stored()) {
 				continue
 			}
@@ -458,12 +458,12 @@ func decodeBlock(b *blockInfo, src, dst []byte) error {
 	if b.stored() {
 		copy(dst, src)
 	} else {
-		if f&FlagAdler32C != 0 {
+		if f&flagAdler32C != 0 {
 			if got := adler32Sum(src); got != b.sums[2] {
 				return sumErr("compressed", "Adler-32", b.at, got, b.sums[2])
 			}
 		}
-		if f&FlagCRC32C != 0 {
+		if f&flagCRC32C != 0 {
 			if got := crc32.ChecksumIEEE(src); got != b.sums[3] {
 				return sumErr("compressed", "CRC-32", b.at, got, b.sums[3])
 			}
@@ -476,12 +476,12 @@ func decodeBlock(b *blockInfo, src, dst []byte) error {
 			return fmt.Errorf("%w: block at byte %d: decoded %d bytes, want %d", ErrCorrupt, b.at, got, b.dlen)
 		}
 	}
-	if f&FlagAdler32D != 0 {
+	if f&flagAdler32D != 0 {
 		if got := adler32Sum(dst); got != b.sums[0] {
 			return sumErr("decompressed", "Adler-32", b.at, got, b.sums[0])
 		}
 	}
-	if f&FlagCRC32D != 0 {
+	if f&flagCRC32D != 0 {
 		if got := crc32.ChecksumIEEE(dst); got != b.sums[1] {
 			return sumErr("decompressed", "CRC-32", b.at, got, b.sums[1])
 		}

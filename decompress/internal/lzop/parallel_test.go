@@ -95,7 +95,7 @@ func TestParallelCLI(t *testing.T) {
 				var z *Reader
 				var err error
 				if workers == 0 {
-					z, err = NewReader(bytes.NewReader(f))
+					z, err = newSeqReader(bytes.NewReader(f))
 				} else {
 					z, err = newParallelReader(bytes.NewReader(f), workers, cfg)
 				}
@@ -113,8 +113,8 @@ func TestParallelCLI(t *testing.T) {
 				if z.InputOffset() != int64(len(f)) {
 					t.Errorf("%s: InputOffset() = %d, want %d", name(workers, cfg), z.InputOffset(), len(f))
 				}
-				if z.Name != "in" {
-					t.Errorf("%s: header: %+v", name(workers, cfg), z.Header)
+				if z.first.Name != "in" {
+					t.Errorf("%s: header: %+v", name(workers, cfg), z.first)
 				}
 				if n, err := z.Read(make([]byte, 10)); n != 0 || err != io.EOF {
 					t.Errorf("%s: Read after the end: %d, %v", name(workers, cfg), n, err)
@@ -153,10 +153,10 @@ func smallBlocks(t *testing.T, flags uint32, nblocks int) ([]byte, []byte) {
 // TestParallelConcat: files back to back, with different flags, some
 // with a single small block, decode as one stream.
 func TestParallelConcat(t *testing.T) {
-	a, wa := smallBlocks(t, FlagAdler32D|FlagAdler32C, 5)
-	b, wb := smallBlocks(t, FlagCRC32D|FlagCRC32C|FlagHeaderCRC, 4)
+	a, wa := smallBlocks(t, flagAdler32D|flagAdler32C, 5)
+	b, wb := smallBlocks(t, flagCRC32D|flagCRC32C|flagHeaderCRC, 4)
 	c, wc := smallBlocks(t, 0, 1)
-	e := build(opts{flags: FlagAdler32D}, nil) // no blocks
+	e := build(opts{flags: flagAdler32D}, nil) // no blocks
 	big := testData(600 << 10)
 	d := lzopCached(t, big, "--crc32")
 	var f, want []byte
@@ -175,8 +175,8 @@ func TestParallelConcat(t *testing.T) {
 // TestParallelTruncation: every proper prefix is an error, and what was
 // served before it is a prefix of the contents.
 func TestParallelTruncation(t *testing.T) {
-	a, wa := smallBlocks(t, FlagAdler32D|FlagCRC32C, 6)
-	b, wb := smallBlocks(t, FlagCRC32D, 2)
+	a, wa := smallBlocks(t, flagAdler32D|flagCRC32C, 6)
+	b, wb := smallBlocks(t, flagCRC32D, 2)
 	f := append(bytes.Clone(a), b...)
 	want := append(bytes.Clone(wa), wb...)
 	cfgs := []parallelConfig{{jobBlocks: 2, jobBytes: 1 << 20, budget: 1 << 20}, {jobBlocks: 1, jobBytes: 1, budget: 1}}
@@ -215,8 +215,8 @@ func blockOffsets(f []byte, flags uint32) []int {
 		offs = append(offs, p)
 		slen := int(uint32(f[p+4])<<24 | uint32(f[p+5])<<16 | uint32(f[p+6])<<8 | uint32(f[p+7]))
 		p += 8
-		for _, fl := range []uint32{FlagAdler32D, FlagCRC32D, FlagAdler32C, FlagCRC32C} {
-			if flags&fl != 0 && (fl < FlagAdler32C || slen < dlen) {
+		for _, fl := range []uint32{flagAdler32D, flagCRC32D, flagAdler32C, flagCRC32C} {
+			if flags&fl != 0 && (fl < flagAdler32C || slen < dlen) {
 				p += 4
 			}
 		}
@@ -230,7 +230,7 @@ func blockOffsets(f []byte, flags uint32) []int {
 func TestParallelCorruption(t *testing.T) {
 	data := testData(21 << 20)
 	f := lzopCached(t, data, "-1")
-	const flags = FlagAdler32D
+	const flags = flagAdler32D
 	offs := blockOffsets(f, flags)
 	if len(offs) != 84 {
 		t.Fatalf("%d blocks", len(offs))
@@ -277,15 +277,15 @@ func TestParallelErrors(t *testing.T) {
 	data := testData(100 << 10)
 	blocks := cliBlocks(t, lzopCLI(t, data))
 	blocks[0].d = data
-	good := build(opts{flags: FlagAdler32D | FlagAdler32C}, blocks)
-	many, _ := smallBlocks(t, FlagAdler32D, 7)
+	good := build(opts{flags: flagAdler32D | flagAdler32C}, blocks)
+	many, _ := smallBlocks(t, flagAdler32D, 7)
 	for _, in := range [][]byte{
 		append(bytes.Clone(good), "junk"...),
 		append(bytes.Clone(good), 0, 0, 0, 0),
 		append(bytes.Clone(good), Magic[:4]...),
 		append(bytes.Clone(many), "junk"...),
 		append(bytes.Clone(many), many[:len(many)-7]...),
-		append(bytes.Clone(many), build(opts{flags: FlagFilter, filter: 1}, nil)...),
+		append(bytes.Clone(many), build(opts{flags: flagFilter, filter: 1}, nil)...),
 		append(bytes.Clone(many), build(opts{method: 128}, nil)...),
 		[]byte("hello world, this is not lzop"),
 		build(opts{version: 0x0800}, nil),
@@ -306,14 +306,14 @@ func TestParallelErrors(t *testing.T) {
 	if !errors.Is(err, ErrTrailingData) {
 		t.Errorf("err = %v, want ErrTrailingData", err)
 	}
-	if _, want := smallBlocks(t, FlagAdler32D, 7); !bytes.Equal(got, want) {
+	if _, want := smallBlocks(t, flagAdler32D, 7); !bytes.Equal(got, want) {
 		t.Errorf("%d bytes before ErrTrailingData, want %d", len(got), len(want))
 	}
 }
 
 // TestParallelIOTest: awkward input and output readers.
 func TestParallelIOTest(t *testing.T) {
-	a, wa := smallBlocks(t, FlagAdler32D, 7)
+	a, wa := smallBlocks(t, flagAdler32D, 7)
 	big := testData(1 << 20)
 	f := append(bytes.Clone(a), lzopCached(t, big)...)
 	want := append(bytes.Clone(wa), big...)
@@ -386,7 +386,7 @@ func TestParallelClose(t *testing.T) {
 // (go test -race), and grows to the input size.
 func TestParallelInputOffset(t *testing.T) {
 	f := lzopCached(t, testData(21<<20), "-1")
-	z, err := NewParallelReader(bytes.NewReader(f), 2)
+	z, err := NewReader(bytes.NewReader(f), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +419,7 @@ func TestParallelInputOffset(t *testing.T) {
 // more than the budget, plus the job it is filling and the one served.
 func TestParallelMemory(t *testing.T) {
 	f := lzopCached(t, testData(21<<20), "-1")
-	offs := blockOffsets(f, FlagAdler32D)
+	offs := blockOffsets(f, flagAdler32D)
 	cfg := parallelConfig{jobBlocks: 4, jobBytes: 1 << 20, budget: 6 << 20}
 	z, err := newParallelReader(bytes.NewReader(f), 4, cfg)
 	if err != nil {

@@ -26,7 +26,7 @@ type opts struct {
 	method  byte   // 0: 1
 	flags   uint32
 	filter  uint32
-	extra   []byte // with FlagExtraField
+	extra   []byte // with flagExtraField
 	name    string
 }
 
@@ -39,7 +39,7 @@ func build(o opts, blocks []block) []byte {
 		o.needed = 0x0940
 	}
 	if o.method == 0 {
-		o.method = MethodLZO1X1
+		o.method = methodLZO1X1
 	}
 	be := binary.BigEndian
 	var h []byte
@@ -54,7 +54,7 @@ func build(o opts, blocks []block) []byte {
 		h = append(h, 5)
 	}
 	h = be.AppendUint32(h, o.flags)
-	if o.flags&FlagFilter != 0 {
+	if o.flags&flagFilter != 0 {
 		h = be.AppendUint32(h, o.filter)
 	}
 	h = be.AppendUint32(h, 0o100644)
@@ -65,14 +65,14 @@ func build(o opts, blocks []block) []byte {
 	h = append(h, byte(len(o.name)))
 	h = append(h, o.name...)
 	sum := func(b []byte) uint32 {
-		if o.flags&FlagHeaderCRC != 0 {
+		if o.flags&flagHeaderCRC != 0 {
 			return crc32.ChecksumIEEE(b)
 		}
 		return adler32.Checksum(b)
 	}
 	out := append([]byte(Magic), h...)
 	out = be.AppendUint32(out, sum(h))
-	if o.flags&FlagExtraField != 0 {
+	if o.flags&flagExtraField != 0 {
 		x := be.AppendUint32(nil, uint32(len(o.extra)))
 		x = append(x, o.extra...)
 		out = append(out, x...)
@@ -85,16 +85,16 @@ func build(o opts, blocks []block) []byte {
 		}
 		out = be.AppendUint32(out, uint32(len(b.d)))
 		out = be.AppendUint32(out, uint32(len(c)))
-		if o.flags&FlagAdler32D != 0 {
+		if o.flags&flagAdler32D != 0 {
 			out = be.AppendUint32(out, adler32.Checksum(b.d))
 		}
-		if o.flags&FlagCRC32D != 0 {
+		if o.flags&flagCRC32D != 0 {
 			out = be.AppendUint32(out, crc32.ChecksumIEEE(b.d))
 		}
-		if b.c != nil && o.flags&FlagAdler32C != 0 {
+		if b.c != nil && o.flags&flagAdler32C != 0 {
 			out = be.AppendUint32(out, adler32.Checksum(c))
 		}
-		if b.c != nil && o.flags&FlagCRC32C != 0 {
+		if b.c != nil && o.flags&flagCRC32C != 0 {
 			out = be.AppendUint32(out, crc32.ChecksumIEEE(c))
 		}
 		out = append(out, c...)
@@ -120,10 +120,10 @@ func cliBlocks(t testing.TB, f []byte) []block {
 		}
 		slen := int(be.Uint32(f[p:]))
 		p += 4
-		if flags&FlagAdler32D != 0 {
+		if flags&flagAdler32D != 0 {
 			p += 4
 		}
-		if flags&FlagCRC32D != 0 {
+		if flags&flagCRC32D != 0 {
 			p += 4
 		}
 		var b block
@@ -150,7 +150,7 @@ func testData(n int) []byte {
 }
 
 func decode(data []byte) ([]byte, error) {
-	z, err := NewReader(bytes.NewReader(data))
+	z, err := newSeqReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func TestCLI(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := lzopCLI(t, tt.data, tt.args...)
-			z, err := NewReader(bytes.NewReader(f))
+			z, err := newSeqReader(bytes.NewReader(f))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,8 +205,8 @@ func TestCLI(t *testing.T) {
 			if z.InputOffset() != int64(len(f)) {
 				t.Errorf("InputOffset() = %d, want %d", z.InputOffset(), len(f))
 			}
-			if z.Name != "in" || z.Method == 0 {
-				t.Errorf("header: %+v", z.Header)
+			if z.first.Name != "in" || z.first.Method == 0 {
+				t.Errorf("header: %+v", z.first)
 			}
 		})
 	}
@@ -225,16 +225,16 @@ func TestFlags(t *testing.T) {
 	want := append(bytes.Clone(data), "stored tail"...)
 	for _, o := range []opts{
 		{flags: 0},
-		{flags: FlagAdler32D},
-		{flags: FlagCRC32D | FlagHeaderCRC},
-		{flags: FlagAdler32D | FlagAdler32C},
-		{flags: FlagCRC32D | FlagCRC32C},
-		{flags: FlagAdler32D | FlagCRC32D | FlagAdler32C | FlagCRC32C | FlagHeaderCRC},
-		{flags: FlagAdler32D | FlagExtraField, extra: []byte("extra field")},
-		{flags: FlagCRC32D | FlagExtraField | FlagHeaderCRC, extra: []byte{}},
-		{flags: FlagAdler32D | 0x03000000, name: "with-os-bits"},
-		{flags: FlagAdler32D, version: 0x0930},
-		{flags: FlagAdler32D, method: MethodLZO1X999},
+		{flags: flagAdler32D},
+		{flags: flagCRC32D | flagHeaderCRC},
+		{flags: flagAdler32D | flagAdler32C},
+		{flags: flagCRC32D | flagCRC32C},
+		{flags: flagAdler32D | flagCRC32D | flagAdler32C | flagCRC32C | flagHeaderCRC},
+		{flags: flagAdler32D | flagExtraField, extra: []byte("extra field")},
+		{flags: flagCRC32D | flagExtraField | flagHeaderCRC, extra: []byte{}},
+		{flags: flagAdler32D | 0x03000000, name: "with-os-bits"},
+		{flags: flagAdler32D, version: 0x0930},
+		{flags: flagAdler32D, method: methodLZO1X999},
 	} {
 		got, err := decode(build(o, blocks))
 		if err != nil {
@@ -251,7 +251,7 @@ func TestErrors(t *testing.T) {
 	data := testData(100 << 10)
 	blocks := cliBlocks(t, lzopCLI(t, data))
 	blocks[0].d = data
-	good := build(opts{flags: FlagAdler32D | FlagAdler32C}, blocks)
+	good := build(opts{flags: flagAdler32D | flagAdler32C}, blocks)
 	hdrEnd := len(Magic) + 2 + 2 + 2 + 1 + 1 + 4 + 4 + 4 + 4 + 1 + 4
 	corrupt := func(at int) []byte {
 		b := bytes.Clone(good)
@@ -270,7 +270,7 @@ func TestErrors(t *testing.T) {
 		want error
 	}{
 		{"not lzop", []byte("hello world, this is not lzop"), ErrHeader},
-		{"filter", build(opts{flags: FlagFilter, filter: 1}, nil), ErrUnsupported},
+		{"filter", build(opts{flags: flagFilter, filter: 1}, nil), ErrUnsupported},
 		{"zlib method", build(opts{method: 128}, nil), ErrUnsupported},
 		{"newer version needed", build(opts{needed: 0x2000}, nil), ErrUnsupported},
 		{"too old", build(opts{version: 0x0800}, nil), ErrHeader},
@@ -280,7 +280,7 @@ func TestErrors(t *testing.T) {
 		{"c checksum", corrupt(hdrEnd + 12 + 1), ErrChecksum},
 		{"compressed data", corrupt(hdrEnd + 16 + 100), ErrChecksum},
 		{"split file", block(0xFFFFFFFF, 1), ErrUnsupported},
-		{"huge block", block(MaxBlockSize+1, 1), ErrCorrupt},
+		{"huge block", block(maxBlockSize+1, 1), ErrCorrupt},
 		{"src > dst", block(10, 11), ErrCorrupt},
 		{"src zero", block(10, 0), ErrCorrupt},
 		{"trailing garbage", append(bytes.Clone(good), "junk"...), ErrTrailingData},
@@ -309,7 +309,7 @@ func TestTruncation(t *testing.T) {
 	data := testData(20 << 10)
 	blocks := cliBlocks(t, lzopCLI(t, data))
 	blocks[0].d = data
-	f := build(opts{flags: FlagAdler32D | FlagCRC32C | FlagExtraField, extra: []byte("x")}, blocks)
+	f := build(opts{flags: flagAdler32D | flagCRC32C | flagExtraField, extra: []byte("x")}, blocks)
 	for n := 0; n < len(f); n++ {
 		got, err := decode(f[:n])
 		if err == nil {
@@ -328,8 +328,8 @@ func TestTruncation(t *testing.T) {
 }
 
 func FuzzReader(f *testing.F) {
-	f.Add(build(opts{flags: FlagAdler32D}, []block{{d: []byte("stored block")}}))
-	f.Add(build(opts{flags: FlagCRC32D | FlagExtraField | FlagHeaderCRC, extra: []byte("e")}, []block{{d: []byte("x")}}))
+	f.Add(build(opts{flags: flagAdler32D}, []block{{d: []byte("stored block")}}))
+	f.Add(build(opts{flags: flagCRC32D | flagExtraField | flagHeaderCRC, extra: []byte("e")}, []block{{d: []byte("x")}}))
 	f.Add([]byte(Magic))
 	// lzop -9 of "hello hello ... aaaa\n": one LZO1X block.
 	seed, _ := hex.DecodeString("894c5a4f000d0a1a0a104020a00940030903000009000081a46b02455400000000017337450411000000450000001b86b8197b1768656c6c6f2036140002776f726c642b1500613101000a11000000000000")
@@ -339,7 +339,7 @@ func FuzzReader(f *testing.F) {
 	cfg := parallelConfig{jobBlocks: 2, jobBytes: 1 << 20, budget: 1 << 20}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const limit = 16 << 20
-		z, err := NewReader(bytes.NewReader(data))
+		z, err := newSeqReader(bytes.NewReader(data))
 		if err != nil {
 			zp, perr := newParallelReader(bytes.NewReader(data), 2, cfg)
 			if perr == nil || perr.Error() != err.Error() {

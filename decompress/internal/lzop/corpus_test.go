@@ -74,10 +74,10 @@ func BenchmarkCorpusBlocks(b *testing.B) {
 	for p+8 < len(head) {
 		dlen, slen := int(be.Uint32(head[p:])), int(be.Uint32(head[p+4:]))
 		p += 8
-		if flags&FlagAdler32D != 0 {
+		if flags&flagAdler32D != 0 {
 			p += 4
 		}
-		if flags&FlagCRC32D != 0 {
+		if flags&flagCRC32D != 0 {
 			p += 4
 		}
 		if dlen == 0 || p+slen > len(head) {
@@ -89,7 +89,7 @@ func BenchmarkCorpusBlocks(b *testing.B) {
 		}
 		p += slen
 	}
-	dst := make([]byte, MaxBlockSize)
+	dst := make([]byte, maxBlockSize)
 	for _, dec := range []struct {
 		name string
 		f    func(src, dst []byte) (int, error)
