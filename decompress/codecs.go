@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	pbzip2 "github.com/bmap-tools/bmap/decompress/internal/bzip2"
-	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	pgz "github.com/bmap-tools/bmap/decompress/internal/gz"
 	"github.com/bmap-tools/bmap/decompress/internal/lzop"
 	pxz "github.com/bmap-tools/bmap/decompress/internal/xz"
@@ -45,13 +44,17 @@ var codecs = [...]func(br *bufio.Reader) (codecReader, error){
 	LZO:   newLZO,
 }
 
+// Our own decoders (gzip, bzip2, xz, zstd, lzo) report errors as
+// *fault.Error, which name the structure that failed and its compressed
+// offset; labelled puts them in our Error as they are.
+
 // gzip: our own decoder (internal/gz), on its own goroutine, so that
 // inflating overlaps hashing and writing. Concatenated members; anything
-// else after the last member is trailing data.
+// else after the last member is trailing data. It skips output (Discard)
+// without copying it.
 func newGzip(br *bufio.Reader) (codecReader, error) {
 	z := pgz.NewReader(br)
-	r := &placed{r: z, format: Gzip, trailing: pgz.ErrTrailingData}
-	return codecReader{r: r, close: func() { z.Close() }, offset: z.InputOffset}, nil
+	return codecReader{r: z, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
 // bzip2: our block-parallel decoder and block decoder (internal/bzip2), on
@@ -59,25 +62,7 @@ func newGzip(br *bufio.Reader) (codecReader, error) {
 // so the offset is its own.
 func newBzip2(br *bufio.Reader) (codecReader, error) {
 	z := pbzip2.NewReader(br, runtime.GOMAXPROCS(0))
-	return codecReader{r: bzip2Reader{z}, close: func() { z.Close() }, offset: z.InputOffset}, nil
-}
-
-// bzip2Reader turns bzip2's errors, which carry the offset of the failing
-// block or structure, into ours.
-type bzip2Reader struct{ z *pbzip2.Reader }
-
-func (b bzip2Reader) Read(p []byte) (int, error) {
-	n, err := b.z.Read(p)
-	var e *pbzip2.Error
-	switch {
-	case err == nil || err == io.EOF:
-	case errors.Is(err, pbzip2.ErrTrailingData):
-		err = &Error{Format: Bzip2.String(), Offset: b.z.InputOffset(), Err: ErrTrailingData}
-	case errors.As(err, &e):
-		why := strings.TrimPrefix(e.Err.Error(), "bzip2: ")
-		err = &Error{Format: Bzip2.String(), Offset: e.Offset, Err: located{e.What + ": " + why, e}}
-	}
-	return n, err
+	return codecReader{r: z, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
 // xz: our block-parallel decoder (internal/xz) with our own LZMA2 decoder
@@ -86,58 +71,8 @@ func (b bzip2Reader) Read(p []byte) (int, error) {
 // after the last stream.
 func newXZ(br *bufio.Reader) (codecReader, error) {
 	z := pxz.NewReader(br, runtime.GOMAXPROCS(0), uint32(min(uint64(maxWindow), math.MaxUint32)))
-	r := &placed{r: z, format: XZ, trailing: pxz.ErrTrailingData}
-	return codecReader{r: r, close: func() { z.Close() }, offset: z.InputOffset}, nil
+	return codecReader{r: z, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
-
-// placed turns the errors of our own decoders (internal/xz, internal/zstd,
-// internal/gz), which say where in the compressed input a structure failed,
-// into ours, which name the offset once.
-type placed struct {
-	r        io.Reader
-	format   Format
-	trailing error // the codec's trailing-data error
-}
-
-func (p *placed) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	return n, p.place(err)
-}
-
-// Discard skips n bytes with the codec's own Discard (gz and zstd skip
-// without copying), or by reading them into scratch.
-func (p *placed) Discard(n int, scratch []byte) (int, error) {
-	k, err := discard(p.r, n, scratch)
-	return k, p.place(err)
-}
-
-// place maps a codec error that names its offset to an *Error.
-func (p *placed) place(err error) error {
-	if err == nil || err == io.EOF {
-		return err
-	}
-	var e *fault.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	if errors.Is(err, p.trailing) {
-		return &Error{Format: p.format.String(), Offset: e.Offset, Err: ErrTrailingData}
-	}
-	msg := e.What
-	for _, why := range e.Unwrap() {
-		msg += ": " + strings.TrimPrefix(why.Error(), e.Format+": ")
-	}
-	return &Error{Format: p.format.String(), Offset: e.Offset, Err: located{msg, err}}
-}
-
-// located is a codec's error without the offset, which our Error names.
-type located struct {
-	msg string // what failed and why
-	err error
-}
-
-func (l located) Error() string { return l.msg }
-func (l located) Unwrap() error { return l.err }
 
 // lzma: ulikunitz/xz/lzma, the only Go decoder of the legacy format. One
 // stream; anything after it is trailing data. The format has no checksum.
@@ -180,8 +115,7 @@ func (l *lzmaReader) Read(p []byte) (int, error) {
 // the last frame is trailing data.
 func newZstd(br *bufio.Reader) (codecReader, error) {
 	z := pzstd.NewReader(br, uint64(maxWindow))
-	r := &placed{r: z, format: Zstd, trailing: pzstd.ErrTrailingData}
-	return codecReader{r: r, close: func() { z.Close() }, offset: z.InputOffset}, nil
+	return codecReader{r: z, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
 // lz4: pierrec/lz4/v4 with two goroutines decoding independent blocks. Its
@@ -212,7 +146,7 @@ func newLZO(br *bufio.Reader) (codecReader, error) {
 	if err != nil {
 		return codecReader{}, err
 	}
-	return codecReader{r: lzoReader{z}, close: func() { z.Close() }, offset: z.InputOffset}, nil
+	return codecReader{r: z, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
 // zeroPadding lists the formats whose last stream may be followed by zero
@@ -259,13 +193,32 @@ func (z *zeroTail) check(err error) error {
 	return io.EOF
 }
 
-// lzoReader maps lzop's trailing-data error to ours.
-type lzoReader struct{ z *lzop.Reader }
+// libError is an error of a library decoder (lz4, lzma, archive/zip,
+// flate), whose message starts with the library's name: our Error names
+// the format already.
+type libError struct {
+	err error
+	msg string
+}
 
-func (l lzoReader) Read(p []byte) (int, error) {
-	n, err := l.z.Read(p)
-	if err != nil && errors.Is(err, lzop.ErrTrailingData) {
-		err = ErrTrailingData
+func (e *libError) Error() string { return e.msg }
+func (e *libError) Unwrap() error { return e.err }
+
+// fromLib returns err as a libError without the library's name, and
+// without the state pierrec/lz4 appends ("unexpected EOF[readState]").
+func fromLib(err error) error {
+	msg := err.Error()
+	for _, lib := range []string{"lz4: ", "lzma: ", "zip: ", "flate: "} {
+		if m, ok := strings.CutPrefix(msg, lib); ok {
+			msg = m
+			break
+		}
 	}
-	return n, err
+	if i := strings.LastIndexByte(msg, '['); i > 0 && strings.HasSuffix(msg, "State]") {
+		msg = msg[:i]
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &libError{err: err, msg: msg}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -419,13 +420,33 @@ func gzipBytes(t *testing.T, data []byte) []byte {
 	return out
 }
 
+// TestErrorMessage: an error names the format and the compressed offset
+// once, whichever decoder (ours or a library) found it, and keeps the
+// cause for errors.Is.
 func TestErrorMessage(t *testing.T) {
-	e := &Error{Format: "bzip2", Offset: 12345, Err: fmt.Errorf("bzip2: %w", io.ErrUnexpectedEOF)}
-	if got, want := e.Error(), "bzip2: at compressed byte 12345: unexpected EOF"; got != want {
-		t.Errorf("Error() = %q, want %q", got, want)
+	names := []string{"gzip", "bzip2", "xz-T1", "zstd", "lzop", "lz4", "lzma", "zip-streamed"}
+	s := getFixtures(t, names...)
+	for _, fx := range fixtures {
+		if !slices.Contains(names, fx.name) {
+			continue
+		}
+		t.Run(fx.name, func(t *testing.T) {
+			data, _, _ := s.load(t, fx)
+			_, _, err := readAll(stream{bytes.NewReader(data[:len(data)*2/3])}, fx.file)
+			var e *Error
+			if !errors.As(err, &e) || !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("cut: %v, want an *Error wrapping io.ErrUnexpectedEOF", err)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, e.Format+": ") || strings.Count(msg, e.Format+":") != 1 ||
+				!strings.Contains(msg, fmt.Sprintf("at compressed byte %d: ", e.Offset)) || strings.Contains(msg, "[") {
+				t.Errorf("%q: want the format %q and the offset %d named once", msg, e.Format, e.Offset)
+			}
+		})
 	}
-	if !errors.Is(e, io.ErrUnexpectedEOF) {
-		t.Error("errors.Is(ErrUnexpectedEOF) = false")
+	e := &Error{Format: "zip", Offset: -1, Err: ErrNoImage}
+	if got, want := e.Error(), "zip: archive holds no regular file"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
 

@@ -110,13 +110,18 @@
 //
 // # Errors
 //
-// Errors are *Error{Format, Offset, Err}: "bzip2: at compressed byte 12345:
-// unexpected EOF". Format names the layer ("gzip" ... "tar", "zip"), Offset
-// is the compressed input consumed when the error was seen (the codecs read
-// ahead by up to their buffer size; exact or nearly so for gzip, bzip2, lzo and zip
-// streams), and Err wraps the codec's error, io.ErrUnexpectedEOF or a
-// sentinel of this package, for errors.Is. Errors from r come through
-// unchanged inside it. The caller adds the file name. Errors are sticky.
+// Errors are *Error{Format, Offset, Err}. Format names the layer ("gzip"
+// ... "tar", "zip"), each named once in the message. Our own decoders
+// (gzip, bzip2, xz, zstd, lzo) name the structure that failed and Offset
+// is where it starts: "bzip2: block at compressed byte 12345: corrupt data:
+// mismatching block checksum". For the libraries (lz4, lzma, zip, tar)
+// Offset is the compressed input consumed when the error was seen, which
+// may run ahead by a buffer: "lz4: at compressed byte 12345: unexpected
+// EOF". Err wraps the decoder's error, io.ErrUnexpectedEOF or a sentinel of
+// this package, for errors.Is; our decoders share the sentinels
+// (ErrTrailingData, ErrUnsupported), whichever found the fault. Errors from r
+// come through unchanged inside it. The caller adds the file name. Errors
+// are sticky.
 //
 // # Formats, libraries and why
 //

@@ -8,25 +8,27 @@ import (
 	"io"
 	"io/fs"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
 // Sentinel errors; match them with errors.Is. Errors from Read and NewReader
-// are *Error values that wrap these or the codec's own errors.
+// are *Error values that wrap these, io.ErrUnexpectedEOF or the codec's own
+// errors.
 var (
 	// ErrTrailingData means bytes follow the end of the compressed data
 	// that are not another stream of the same format.
-	ErrTrailingData = errors.New("trailing data after the end of the compressed stream")
+	ErrTrailingData error = fault.ErrTrailingData
 	// ErrWrongFormat means the name promises a compression format that the
 	// data does not have.
-	ErrWrongFormat = errors.New("data does not match the format its name suggests")
+	ErrWrongFormat error = fault.NewKind("data does not match the format its name suggests")
 	// ErrUnsupported means a valid input uses a feature this package does
 	// not implement (encrypted zip, nested compression, ...).
-	ErrUnsupported = errors.New("unsupported")
+	ErrUnsupported error = fault.ErrUnsupported
 	// ErrNoImage means an archive holds no regular file.
-	ErrNoImage = errors.New("archive holds no regular file")
+	ErrNoImage error = fault.NewKind("archive holds no regular file")
 	// ErrClosed is returned by Read after Close.
 	ErrClosed = errors.New("decompress: read after Close")
 )
@@ -40,16 +42,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := e.Err.Error()
-	// Drop the codec's own prefix ("bzip2: ", "xz: ", "lzop: ") so the
-	// format is named once.
-	for _, p := range []string{e.Format + ": ", "lzop: ", "lz4: ", "flate: "} {
-		msg = strings.TrimPrefix(msg, p)
+	if f, ok := e.Err.(*fault.Error); ok {
+		return f.Error() // our decoders' errors name the format and offset
 	}
-	// pierrec/lz4 appends its state: "unexpected EOF[readState]".
-	if i := strings.LastIndexByte(msg, '['); i > 0 && strings.HasSuffix(msg, "State]") {
-		msg = msg[:i]
-	}
+	msg := fault.Message(e.Err)
 	if e.Offset < 0 {
 		return e.Format + ": " + msg
 	}
@@ -232,7 +228,7 @@ func (r *Reader) wrap(err error) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return &Error{Format: r.layer, Offset: r.offset(), Err: err}
+	return &Error{Format: r.layer, Offset: r.offset(), Err: fromLib(err)}
 }
 
 // counter is the bottom of the stack: the caller's reader, counted. Once
@@ -350,12 +346,17 @@ func (l *labelled) Discard(n int, scratch []byte) (int, error) {
 	return k, err
 }
 
+// label puts err in an *Error: at the offset it names if it is one of our
+// decoders' (a *fault.Error), else at the codec's input offset.
 func (l *labelled) label(err error) error {
 	var e *Error
 	if errors.As(err, &e) || err == ErrClosed {
 		return err
 	}
-	return &Error{Format: l.format.String(), Offset: l.offset(), Err: err}
+	if f, ok := err.(*fault.Error); ok {
+		return &Error{Format: l.format.String(), Offset: f.Offset, Err: err}
+	}
+	return &Error{Format: l.format.String(), Offset: l.offset(), Err: fromLib(err)}
 }
 
 const (
@@ -528,7 +529,7 @@ func detect(br *bufio.Reader, hint Kind, named bool) (Format, error) {
 				Err: fmt.Errorf("%w: the stream ends inside the %s header", io.ErrUnexpectedEOF, hint.Format)}
 		}
 		return Raw, &Error{Format: hint.Format.String(), Offset: 0,
-			Err: fmt.Errorf("%w: the name suggests %s but the data does not start with a %s header (it starts with % x); to write it as is, rename it or pipe it in", ErrWrongFormat, hint.Format, hint.Format, b[:min(len(b), 8)])}
+			Err: fault.Errorf(ErrWrongFormat, "the name suggests %s but the data does not start with a %s header (it starts with % x); to write it as is, rename it or pipe it in", hint.Format, hint.Format, b[:min(len(b), 8)])}
 	}
 }
 
@@ -539,7 +540,7 @@ func checkNested(head []byte, what string) error {
 	if !ok || f == Raw {
 		return nil
 	}
-	return fmt.Errorf("%w: %s is itself %s-compressed; decompress it first", ErrUnsupported, what, f)
+	return fault.Errorf(ErrUnsupported, "%s is itself %s-compressed; decompress it first", what, f)
 }
 
 // openTar makes z read the image in the tar archive in db: the first

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	"github.com/klauspost/compress/flate"
 )
 
@@ -88,10 +89,10 @@ func (z *Reader) openZipAt(ra io.ReaderAt, size int64) error {
 		z.notes = append(z.notes, usingNote("zip archive", ms[i], why, append(ms[:i:i], ms[i+1:]...)))
 	}
 	if first.Flags&1 != 0 {
-		return fmt.Errorf("%w: member %q is encrypted", ErrUnsupported, first.Name)
+		return fault.Errorf(ErrUnsupported, "member %q is encrypted", first.Name)
 	}
 	if first.Method != zip.Store && first.Method != zip.Deflate {
-		return fmt.Errorf("%w: member %q uses %s compression (only store and deflate are supported)", ErrUnsupported, first.Name, zipMethodName(first.Method))
+		return fault.Errorf(ErrUnsupported, "member %q uses %s compression (only store and deflate are supported)", first.Name, zipMethodName(first.Method))
 	}
 	rc, err := first.Open()
 	if err != nil {
@@ -208,14 +209,14 @@ func unexpected(err error) error {
 // (reading the data descriptor first if there is one).
 func (s *zipStream) open(e zipEntry) (io.Reader, error) {
 	if e.flags&flagEncrypted != 0 {
-		return nil, fmt.Errorf("%w: member %q is encrypted", ErrUnsupported, e.name)
+		return nil, fault.Errorf(ErrUnsupported, "member %q is encrypted", e.name)
 	}
 	descr := e.flags&flagDescr != 0
 	var data io.Reader
 	switch e.method {
 	case zip.Store:
 		if descr && e.csize == 0 {
-			return nil, fmt.Errorf("%w: stored member %q has no size in its local header, so it cannot be read as a stream; pass the zip as a file", ErrUnsupported, e.name)
+			return nil, fault.Errorf(ErrUnsupported, "stored member %q has no size in its local header, so it cannot be read as a stream; pass the zip as a file", e.name)
 		}
 		data = &exactReader{r: s.br, n: int64(e.csize)}
 	case zip.Deflate:
@@ -226,7 +227,7 @@ func (s *zipStream) open(e zipEntry) (io.Reader, error) {
 		}
 		data = s.flate
 	default:
-		return nil, fmt.Errorf("%w: member %q uses %s compression (only store and deflate are supported)", ErrUnsupported, e.name, zipMethodName(e.method))
+		return nil, fault.Errorf(ErrUnsupported, "member %q uses %s compression (only store and deflate are supported)", e.name, zipMethodName(e.method))
 	}
 	return &zipMember{s: s, e: e, r: data, crc: crc32.NewIEEE(), start: s.consumed()}, nil
 }

@@ -44,24 +44,25 @@ const (
 	blockPad     = 256                  // bytes readable past a block's end (see huffman)
 )
 
-// Block decoding errors. Every structural check has its own, so that tests
-// can tell which one fired.
+// Block decoding errors, the details of a *fault.Error (Kind
+// fault.ErrCorrupt, or fault.ErrUnsupported for errRandomised). Every
+// structural check has its own, so that tests can tell which one fired.
 var (
-	errNotBlock     = errors.New("bzip2: corrupted input: no block magic")
-	errRandomised   = errors.New("bzip2: randomised block (written by bzip2 0.9.0): not supported")
-	errNoBytes      = errors.New("bzip2: corrupted input: block uses no byte values")
-	errGroups       = errors.New("bzip2: corrupted input: number of Huffman tables not in 2..6")
-	errNoSelectors  = errors.New("bzip2: corrupted input: no selectors")
-	errSelector     = errors.New("bzip2: corrupted input: selector names a missing Huffman table")
-	errCodeLen      = errors.New("bzip2: corrupted input: Huffman code length not in 1..20")
-	errOversub      = errors.New("bzip2: corrupted input: over-subscribed Huffman code")
-	errBadCode      = errors.New("bzip2: corrupted input: unused Huffman code")
-	errFewSelectors = errors.New("bzip2: corrupted input: more symbol groups than selectors")
-	errTooBig       = errors.New("bzip2: corrupted input: block larger than its level allows")
-	errOrigPtr      = errors.New("bzip2: corrupted input: origin pointer outside the block")
-	errRunCount     = errors.New("bzip2: corrupted input: run of 4 bytes without its count at the block's end")
-	errBlockCRC     = errors.New("bzip2: corrupted input: mismatching block checksum")
-	errBlockTail    = errors.New("bzip2: corrupted input: bits between the block's end and the next magic")
+	errNotBlock     = errors.New("no block magic")
+	errRandomised   = errors.New("randomised block (written by bzip2 0.9.0)")
+	errNoBytes      = errors.New("block uses no byte values")
+	errGroups       = errors.New("number of Huffman tables not in 2..6")
+	errNoSelectors  = errors.New("no selectors")
+	errSelector     = errors.New("selector names a missing Huffman table")
+	errCodeLen      = errors.New("Huffman code length not in 1..20")
+	errOversub      = errors.New("over-subscribed Huffman code")
+	errBadCode      = errors.New("unused Huffman code")
+	errFewSelectors = errors.New("more symbol groups than selectors")
+	errTooBig       = errors.New("block larger than its level allows")
+	errOrigPtr      = errors.New("origin pointer outside the block")
+	errRunCount     = errors.New("run of 4 bytes without its count at the block's end")
+	errBlockCRC     = errors.New("mismatching block checksum")
+	errBlockTail    = errors.New("bits between the block's end and the next magic")
 )
 
 // huffman is one decoding table: a direct lookup on the next fastBits bits

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
 // naiveInvert is the inverse BWT as bzip2 does it: n steps from the
@@ -253,7 +255,7 @@ func TestBlockErrors(t *testing.T) {
 			}
 			comp, off := badStream(level, good, f, cut)
 			out, _, err := decodeAll(comp, 2, nil)
-			var e *Error
+			var e *fault.Error
 			if !errors.As(err, &e) || e.Offset != off || e.What != "block" || !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v in the block at %d", err, c.want, off)
 			}

@@ -16,6 +16,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	dsbzip2 "github.com/dsnet/compress/bzip2"
 )
 
@@ -365,7 +366,7 @@ func TestCorrupted(t *testing.T) {
 			}
 			bad++
 			// Which block holds byte p, with a margin for the magic and CRC?
-			var be *Error
+			var be *fault.Error
 			for i, s := range starts {
 				end := int64(len(c.comp))
 				if i+1 < len(starts) {
@@ -481,7 +482,7 @@ func TestCraftedFalseMagic(t *testing.T) {
 		bad := bytes.Clone(comp)
 		bad[s/8+150] ^= 0x10 // in the Huffman-coded data
 		_, _, err := decodeAll(bad, 2, nil)
-		var be *Error
+		var be *fault.Error
 		if !errors.As(err, &be) || be.Offset != s/8 {
 			t.Errorf("block %d corrupted: err = %v, want an Error at %d", i, err, s/8)
 		}
@@ -497,9 +498,9 @@ func TestTrailing(t *testing.T) {
 		want  error
 		clean bool // all the data is served before the error
 	}{
-		{"text", []byte("hello, world\n"), ErrTrailingData, true},
-		{"zeros", make([]byte, 10<<20), ErrTrailingData, true},
-		{"one-byte", []byte{0}, ErrTrailingData, true},
+		{"text", []byte("hello, world\n"), fault.ErrTrailingData, true},
+		{"zeros", make([]byte, 10<<20), fault.ErrTrailingData, true},
+		{"one-byte", []byte{0}, fault.ErrTrailingData, true},
 		{"partial-header", []byte("BZ"), io.ErrUnexpectedEOF, true},
 		{"header-only", []byte("BZh9"), io.ErrUnexpectedEOF, true},
 		{"header-garbage", []byte("BZh91AY&SYgarbage-garbage"), nil, true},
@@ -513,7 +514,7 @@ func TestTrailing(t *testing.T) {
 			if tc.clean && !bytes.Equal(out, c.orig) {
 				t.Errorf("got %d bytes before the error, want %d", len(out), len(c.orig))
 			}
-			if tc.want == ErrTrailingData && z.InputOffset() != int64(len(c.comp)) {
+			if tc.want == fault.ErrTrailingData && z.InputOffset() != int64(len(c.comp)) {
 				t.Errorf("InputOffset = %d, want %d", z.InputOffset(), len(c.comp))
 			}
 		})

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
-	"strings"
+
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
 func (z *Reader) getDecoder() *blockDecoder {
@@ -62,7 +63,7 @@ func (z *Reader) decode(s *segment) ([]byte, error) {
 func (z *Reader) inflate(d *blockDecoder, buf []byte, start, end int64, level byte, grow func(int64) bool) (out []byte, derr error, ok bool) {
 	defer func() {
 		if r := recover(); r != nil { // a decoder bug must not crash the program
-			out, derr, ok = nil, fmt.Errorf("bzip2: decoder panic: %v", r), true
+			out, derr, ok = nil, fmt.Errorf("decoder panic: %v", r), true
 		}
 	}()
 	n, crc, err := d.decode(buf, start, end, level)
@@ -112,7 +113,7 @@ func (z *Reader) release(s *segment, out []byte) {
 			return
 		}
 		if z.streamCRC != s.crc {
-			z.err = &Error{Offset: s.end, What: "stream end", Err: errStreamCRC}
+			z.err = &fault.Error{Format: codec, Offset: s.end, What: "stream end", Kind: fault.ErrCorrupt, Err: errStreamCRC}
 			return
 		}
 		z.streamCRC = 0
@@ -179,27 +180,21 @@ func (z *Reader) failPending() {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		err = errBlockEnds // the block's bits were all there
 	}
-	z.err = &Error{Offset: s.off >> 3, What: "block", Err: err}
+	kind := fault.ErrCorrupt
+	if err == errRandomised {
+		kind = fault.ErrUnsupported
+	}
+	z.err = &fault.Error{Format: codec, Offset: s.off >> 3, What: "block", Kind: kind, Err: err}
 	z.inOff.Store(s.off >> 3)
 	z.pending = nil
 }
 
 var (
-	errBlockEnds = errors.New("corrupted input: block data ends early")
-	errStreamCRC = errors.New("corrupted input: mismatching stream checksum")
+	errBlockEnds = errors.New("block data ends early")
+	errStreamCRC = errors.New("mismatching stream checksum")
 )
 
-// Error is a failure at a compressed byte offset: a block that failed to
-// decode (a CRC mismatch or corrupted data), a bad stream structure, or a
-// truncation (Err wraps io.ErrUnexpectedEOF).
-type Error struct {
-	Offset int64  // compressed byte where the failing structure starts
-	What   string // "block", "stream header", "stream end", ...
-	Err    error
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("bzip2: %s at compressed byte %d: %s", e.What, e.Offset, strings.TrimPrefix(e.Err.Error(), "bzip2: "))
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+// codec names the format in the errors, *fault.Error values. What names
+// the structure: "stream header", "block", "stream end", "end of stream"
+// or "trailing data".
+const codec = "bzip2"

@@ -20,7 +20,8 @@
 // stream's combined CRC over its blocks at the stream's end. A malformed
 // block is an error that names it (a recover guards against decoder bugs
 // only). A cut-off input is an error wrapping io.ErrUnexpectedEOF; data
-// after the last stream is ErrTrailingData.
+// after the last stream is fault.ErrTrailingData, after the output of the
+// streams before it.
 package bzip2
 
 import (
@@ -31,11 +32,6 @@ import (
 
 	"github.com/bmap-tools/bmap/decompress/internal/ordered"
 )
-
-// ErrTrailingData is returned by Read, after all the data of the streams
-// before it, when bytes that do not start a bzip2 stream follow the last
-// stream. InputOffset then reports where they start.
-var ErrTrailingData = errors.New("bzip2: trailing data after the last stream")
 
 var errClosed = errors.New("bzip2: read after Close")
 

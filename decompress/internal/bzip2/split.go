@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
 const (
@@ -14,6 +16,11 @@ const (
 	// 40 KB of tables: under 2.3 MB. A longer stretch without a magic
 	// cannot be a block.
 	maxBlockBytes = 4 << 20
+)
+
+var (
+	errEmpty   = errors.New("empty input")
+	errNoMagic = errors.New("no block magic after the stream header")
 )
 
 const (
@@ -126,16 +133,17 @@ func (sp *splitter) ensure(off int64) {
 	}
 }
 
-// fail ends the input with err, or with the read error if r failed.
-func (sp *splitter) fail(err error) {
+// fail ends the input with err (a *fault.Error), or, if r failed, with
+// the read error at the same place.
+func (sp *splitter) fail(err *fault.Error) {
 	if sp.rerr != nil {
-		err = sp.rerr
+		err = fault.Input(codec, err.Offset, err.What, sp.rerr)
 	}
 	sp.done = err
 }
 
-func truncated(what string, off int64) error {
-	return &Error{Offset: off, What: what, Err: io.ErrUnexpectedEOF}
+func truncated(what string, off int64) *fault.Error {
+	return fault.Input(codec, off, what, io.ErrUnexpectedEOF)
 }
 
 // isHeader reports whether b starts with a stream header "BZh1".."BZh9";
@@ -159,11 +167,11 @@ func (sp *splitter) stepStream() {
 	if len(b) == 0 {
 		switch {
 		case sp.rerr != nil:
-			sp.fail(nil)
+			sp.fail(truncated("stream header", pos))
 		case sp.streams > 0:
 			sp.done = io.EOF
 		default:
-			sp.done = fmt.Errorf("bzip2: empty input: %w", io.ErrUnexpectedEOF)
+			sp.done = &fault.Error{Format: codec, Offset: pos, What: "stream header", Kind: io.ErrUnexpectedEOF, Err: errEmpty}
 		}
 		return
 	}
@@ -173,10 +181,10 @@ func (sp *splitter) stepStream() {
 		sp.fail(truncated("stream header", pos))
 		return
 	case !ok && sp.streams > 0:
-		sp.fail(ErrTrailingData)
+		sp.fail(&fault.Error{Format: codec, Offset: pos, What: "trailing data", Kind: fault.ErrTrailingData})
 		return
 	case !ok:
-		sp.fail(&Error{Offset: pos, What: "stream header", Err: errors.New("not a bzip2 stream")})
+		sp.fail(&fault.Error{Format: codec, Offset: pos, What: "stream header", Kind: fault.ErrFormat})
 		return
 	case len(b) < 10:
 		sp.fail(truncated("stream", pos))
@@ -192,7 +200,7 @@ func (sp *splitter) stepStream() {
 	case eosMagic: // a stream without blocks (empty input)
 		sp.endStream(p)
 	default:
-		sp.fail(&Error{Offset: pos + 4, What: "block", Err: errors.New("no block magic after the stream header")})
+		sp.fail(&fault.Error{Format: codec, Offset: pos + 4, What: "block", Kind: fault.ErrCorrupt, Err: errNoMagic})
 	}
 }
 
@@ -228,7 +236,8 @@ func (sp *splitter) stepBlock() {
 			case sp.eof:
 				sp.fail(truncated("block", sp.blockStart>>3))
 			default:
-				sp.fail(&Error{Offset: sp.blockStart >> 3, What: "block", Err: fmt.Errorf("no block end within %d bytes", maxBlockBytes)})
+				sp.fail(&fault.Error{Format: codec, Offset: sp.blockStart >> 3, What: "block", Kind: fault.ErrCorrupt,
+					Err: fmt.Errorf("no block end within %d bytes", maxBlockBytes)})
 			}
 			return
 		}

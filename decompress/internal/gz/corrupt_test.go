@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	kgzip "github.com/klauspost/compress/gzip"
 )
 
@@ -22,16 +23,16 @@ func klauspost(gz []byte) ([]byte, error) {
 
 // checkDecode checks the result of decoding gz, whose correct output (if
 // it is valid) is want: no error and the same bytes as klauspost, or an
-// *Error and output that is a prefix of klauspost's... at least never
+// *fault.Error and output that is a prefix of klauspost's... at least never
 // different bytes without an error.
 func checkDecode(t *testing.T, name string, gz, want []byte) {
 	t.Helper()
 	kout, kerr := klauspost(gz)
 	got, err := decode(gz)
 	if err != nil {
-		var e *Error
+		var e *fault.Error
 		if !errors.As(err, &e) {
-			t.Fatalf("%s: error is not an *Error: %v", name, err)
+			t.Fatalf("%s: error is not an *fault.Error: %v", name, err)
 		}
 		if kerr == nil {
 			t.Fatalf("%s: %v; klauspost decodes it", name, err)
@@ -82,14 +83,14 @@ func TestTrailingData(t *testing.T) {
 	gz := compress(t, data, "gzip", "-6")
 	for _, tail := range []string{"x", "garbage after", "\x1f", "\x1f\x8b", "\x00\x00\x00\x00"} {
 		got, err := decode(append(bytes.Clone(gz), tail...))
-		want := ErrTrailingData
+		var want error = fault.ErrTrailingData
 		if tail[0] == 0x1f {
 			want = io.ErrUnexpectedEOF // a truncated member header
 		}
 		if !errors.Is(err, want) || !bytes.Equal(got, data) {
 			t.Errorf("tail %q: %v, output same: %v", tail, err, bytes.Equal(got, data))
 		}
-		var e *Error
+		var e *fault.Error
 		if errors.As(err, &e) && e.Offset != int64(len(gz)) {
 			t.Errorf("tail %q: error at offset %d, want %d", tail, e.Offset, len(gz))
 		}
@@ -141,11 +142,11 @@ func TestErrorMessage(t *testing.T) {
 	gz := compress(t, data, "gzip", "-6")
 	gz[len(gz)-8] ^= 1 // the CRC-32 in the trailer
 	_, err := decode(gz)
-	var e *Error
-	if !errors.As(err, &e) || !errors.Is(err, ErrCorrupt) || e.Offset != int64(len(gz)-8) {
+	var e *fault.Error
+	if !errors.As(err, &e) || !errors.Is(err, fault.ErrCorrupt) || e.Offset != int64(len(gz)-8) {
 		t.Fatalf("%v: want a CRC error at the trailer, offset %d", err, len(gz)-8)
 	}
-	want := fmt.Sprintf("gzip: member trailer at offset %d: corrupt data: CRC-32 mismatch", len(gz)-8)
+	want := fmt.Sprintf("gzip: member trailer at compressed byte %d: corrupt data: CRC-32 mismatch", len(gz)-8)
 	if msg := err.Error(); len(msg) < len(want) || msg[:len(want)] != want {
 		t.Errorf("%q, want %q...", msg, want)
 	}

@@ -8,11 +8,11 @@
 // channel and the last 32 KiB are copied to the start of a free buffer (4
 // in all, made on demand), so decoding overlaps whatever the caller does
 // with the output (bmap copy hashes and writes it). Members follow each
-// other; after the last, anything but the end of the input is
-// ErrTrailingData; each member's CRC-32 and length are checked at its
-// end, so its output is tentative until then (as with compress/gzip).
-// Errors are *Error, naming the compressed offset of the failing member;
-// truncation wraps io.ErrUnexpectedEOF. Discard skips output without
+// other; after the last, anything but the end of the input is trailing
+// data (fault.ErrTrailingData); each member's CRC-32 and length are
+// checked at its end, so its output is tentative until then (as with
+// compress/gzip). Errors are *fault.Error, naming the compressed offset of
+// the failing member; truncation wraps io.ErrUnexpectedEOF. Discard skips output without
 // copying it, so the buffers' cache lines stay with the decoding core: a
 // bmap copy of the benchmark image, which discards its holes (2.7 of its 4
 // GiB), went from 3.58 to 3.04 s (medians of 5 alternated runs).

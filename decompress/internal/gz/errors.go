@@ -7,23 +7,8 @@ import (
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
-// Errors, wrapped in an *Error that tells where.
-var (
-	// ErrFormat: the input does not start with a gzip member header.
-	ErrFormat = errors.New("gzip: not a gzip stream")
-	// ErrCorrupt: a header, the DEFLATE data or a trailer is invalid.
-	ErrCorrupt = errors.New("gzip: corrupt data")
-	// ErrUnsupported: a compression method other than DEFLATE.
-	ErrUnsupported = errors.New("gzip: unsupported options")
-	// ErrTrailingData: something other than another member follows a
-	// member.
-	ErrTrailingData = errors.New("gzip: trailing data after the last member")
-)
-
-// An Error is a failure at a compressed byte offset (What: "member header", "deflate block", "member trailer", "member", "trailing data"),
-// shared with our other decoders. Truncation is reported with Kind
-// io.ErrUnexpectedEOF.
-type Error = fault.Error
+// Errors are *fault.Error values. What names the structure: "member
+// header", "deflate block", "member trailer", "member" or "trailing data".
 
 // codec names the format in Error's messages.
 const codec = "gzip"
@@ -32,7 +17,7 @@ const codec = "gzip"
 // the input; memberErr turns it into Kind io.ErrUnexpectedEOF.
 var errTruncated = io.ErrUnexpectedEOF
 
-// A corruptError is a detail of ErrCorrupt raised by the decoder.
+// A corruptError is a detail of fault.ErrCorrupt raised by the decoder.
 type corruptError string
 
 func (c corruptError) Error() string { return string(c) }
@@ -48,7 +33,7 @@ func memberErr(off int64, what string, err error) error {
 	if err == errClosed {
 		return err
 	}
-	var e *Error
+	var e *fault.Error
 	if errors.As(err, &e) {
 		return err
 	}
@@ -57,15 +42,15 @@ func memberErr(off int64, what string, err error) error {
 	var u unsupportedError
 	switch {
 	case err == errTruncated:
-		return &Error{Format: codec, Offset: off, What: what, Kind: io.ErrUnexpectedEOF}
+		return &fault.Error{Format: codec, Offset: off, What: what, Kind: io.ErrUnexpectedEOF}
 	case errors.As(err, &c):
-		return &Error{Format: codec, Offset: off, What: what, Kind: ErrCorrupt, Err: err}
+		return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrCorrupt, Err: err}
 	case errors.As(err, &u):
-		return &Error{Format: codec, Offset: off, What: what, Kind: ErrUnsupported, Err: err}
+		return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrUnsupported, Err: err}
 	case errors.As(err, &re):
-		return &Error{Format: codec, Offset: off, What: what, Err: re.err}
+		return &fault.Error{Format: codec, Offset: off, What: what, Err: re.err}
 	}
-	return &Error{Format: codec, Offset: off, What: what, Err: err}
+	return &fault.Error{Format: codec, Offset: off, What: what, Err: err}
 }
 
 type unsupportedError string

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
 // mixed returns n bytes like a disk image: pieces of real files (from
@@ -149,11 +151,11 @@ func TestErrors(t *testing.T) {
 	data := mixed(300<<10, 7)
 	gz := compress(t, data, "gzip", "-6")
 	_, err := decode(append(append([]byte{}, gz...), "garbage"...))
-	if !errors.Is(err, ErrTrailingData) {
+	if !errors.Is(err, fault.ErrTrailingData) {
 		t.Errorf("trailing garbage: %v", err)
 	}
 	_, err = decode([]byte("hello"))
-	if !errors.Is(err, ErrFormat) {
+	if !errors.Is(err, fault.ErrFormat) {
 		t.Errorf("not gzip: %v", err)
 	}
 	for _, n := range []int{0, 1, 5, 10, 11, 100, len(gz) / 2, len(gz) - 9, len(gz) - 8, len(gz) - 1} {

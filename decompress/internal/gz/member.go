@@ -39,8 +39,8 @@ func (d *inflater) atEnd() (bool, error) {
 }
 
 // A headerError is a member header that is not one, with the kind it
-// means for the caller: ErrFormat for the first member, ErrTrailingData
-// for a later one.
+// means for the caller: fault.ErrFormat for the first member,
+// fault.ErrTrailingData for a later one.
 type headerError struct{}
 
 func (headerError) Error() string { return "no gzip magic" }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
 // A chunk is a piece of output handed from the decoding goroutine to
@@ -155,13 +157,13 @@ func (s *seqDecoder) run(r io.Reader) {
 }
 
 // headerErr places err at the member at off, telling a missing gzip
-// magic apart as ErrFormat (first member) or ErrTrailingData.
+// magic apart as fault.ErrFormat (first member) or fault.ErrTrailingData.
 func headerErr(off int64, first bool, err error) error {
 	if _, ok := err.(headerError); ok {
 		if first {
-			return &Error{Format: codec, Offset: off, What: "member", Kind: ErrFormat}
+			return &fault.Error{Format: codec, Offset: off, What: "member", Kind: fault.ErrFormat}
 		}
-		return &Error{Format: codec, Offset: off, What: "trailing data", Kind: ErrTrailingData}
+		return &fault.Error{Format: codec, Offset: off, What: "trailing data", Kind: fault.ErrTrailingData}
 	}
 	return memberErr(off, "member header", err)
 }

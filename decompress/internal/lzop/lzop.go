@@ -44,13 +44,14 @@ package lzop
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/adler32"
 	"hash/crc32"
 	"io"
 	"sync/atomic"
 	"time"
+
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
 // Magic is the first nine bytes of every lzop file.
@@ -94,20 +95,10 @@ const (
 	readerVersion = 0x1040
 )
 
-var (
-	// ErrHeader means the lzop header is malformed or unsupported.
-	ErrHeader = errors.New("lzop: invalid header")
-	// ErrChecksum means a header or block checksum did not match.
-	ErrChecksum = errors.New("lzop: checksum mismatch")
-	// ErrCorrupt means a block could not be decoded.
-	ErrCorrupt = errors.New("lzop: corrupt data")
-	// ErrUnsupported means a valid file uses a feature this package
-	// does not implement (filters, split files, non-LZO1X methods).
-	ErrUnsupported = errors.New("lzop: unsupported")
-	// ErrTrailingData means something other than another lzop file
-	// follows the end of an lzop file.
-	ErrTrailingData = errors.New("lzop: trailing data after the end of the compressed stream")
-)
+// codec names the format in the errors, *fault.Error values. What names
+// the structure: "file header", "extra field", "block" or "trailing data";
+// Offset is where it starts (the file's magic, the block's header).
+const codec = "lzo"
 
 // fileHeader is the header of one lzop file.
 type fileHeader struct {
@@ -192,23 +183,37 @@ func (z *Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// full reads exactly len(b) bytes; a short read is io.ErrUnexpectedEOF.
-func (z *Reader) full(b []byte) error {
+// full reads exactly len(b) bytes of the structure what at offset at; a
+// short read is io.ErrUnexpectedEOF.
+func (z *Reader) full(b []byte, at int64, what string) error {
 	n, err := io.ReadFull(z.r, b)
 	z.off.Add(int64(n))
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
 	if err != nil {
-		return fmt.Errorf("lzop: %w", err)
+		return fault.Input(codec, at, what, err)
 	}
 	return nil
+}
+
+func corrupt(at int64, what string, format string, args ...any) error {
+	return &fault.Error{Format: codec, Offset: at, What: what, Kind: fault.ErrCorrupt, Err: fmt.Errorf(format, args...)}
+}
+
+func unsupported(at int64, what string, format string, args ...any) error {
+	return &fault.Error{Format: codec, Offset: at, What: what, Kind: fault.ErrUnsupported, Err: fmt.Errorf(format, args...)}
 }
 
 // readHeader reads one file header. If first is false, a clean end of input
 // before the magic means the stream is done (io.EOF).
 func (z *Reader) readHeader(first bool) (fileHeader, error) {
 	var h fileHeader
+	const what = "file header"
+	at := z.off.Load() // where the file starts
+	notFile := func() error {
+		if first {
+			return &fault.Error{Format: codec, Offset: at, What: what, Kind: fault.ErrFormat}
+		}
+		return &fault.Error{Format: codec, Offset: at, What: "trailing data", Kind: fault.ErrTrailingData}
+	}
 	if p, ok := z.r.(interface{ Peek(int) ([]byte, error) }); ok && !first {
 		// Look before consuming, so the offset of trailing data is exact.
 		b, err := p.Peek(len(Magic))
@@ -216,9 +221,9 @@ func (z *Reader) readHeader(first bool) (fileHeader, error) {
 		case len(b) == 0 && err == io.EOF:
 			return h, io.EOF
 		case err != nil && err != io.EOF:
-			return h, fmt.Errorf("lzop: %w", err)
+			return h, fault.Input(codec, at, what, err)
 		case !bytes.HasPrefix([]byte(Magic), b) && !bytes.HasPrefix(b, []byte(Magic)):
-			return h, fmt.Errorf("%w at offset %d", ErrTrailingData, z.off.Load())
+			return h, notFile()
 		}
 	}
 	var magic [len(Magic)]byte
@@ -229,21 +234,14 @@ func (z *Reader) readHeader(first bool) (fileHeader, error) {
 		return h, io.EOF
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		if bytes.HasPrefix([]byte(Magic), magic[:n]) {
-			return h, fmt.Errorf("lzop: %w", io.ErrUnexpectedEOF)
+			return h, fault.Input(codec, at, what, io.ErrUnexpectedEOF)
 		}
-		if first {
-			return h, fmt.Errorf("%w: not an lzop file", ErrHeader)
-		}
-		return h, fmt.Errorf("%w at offset %d", ErrTrailingData, z.off.Load()-int64(n))
+		return h, notFile()
 	case err != nil:
-		return h, fmt.Errorf("lzop: %w", err)
+		return h, fault.Input(codec, at, what, err)
 	case string(magic[:]) != Magic:
-		if first {
-			return h, fmt.Errorf("%w: not an lzop file", ErrHeader)
-		}
-		return h, fmt.Errorf("%w: at offset %d", ErrTrailingData, z.off.Load()-int64(n))
+		return h, notFile()
 	}
-	start := z.off.Load()
 
 	// The header is at most 2+2+2+1+1+4+4+4+4+4+1+255+4 bytes; read it
 	// field by field into hdr, so the checksum can cover exactly its bytes.
@@ -251,7 +249,7 @@ func (z *Reader) readHeader(first bool) (fileHeader, error) {
 	read := func(k int) ([]byte, error) {
 		i := len(hdr)
 		hdr = append(hdr, make([]byte, k)...)
-		if err := z.full(hdr[i:]); err != nil {
+		if err := z.full(hdr[i:], at, what); err != nil {
 			return nil, err
 		}
 		return hdr[i:], nil
@@ -277,9 +275,7 @@ func (z *Reader) readHeader(first bool) (fileHeader, error) {
 		}
 		return b[0], nil
 	}
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w at byte %d: %s", ErrHeader, start, fmt.Sprintf(format, a...))
-	}
+	bad := func(format string, a ...any) error { return corrupt(at, what, format, a...) }
 
 	if h.Version, err = u16(); err != nil {
 		return h, err
@@ -341,11 +337,11 @@ func (z *Reader) readHeader(first bool) (fileHeader, error) {
 	h.Name = string(name)
 
 	var sum [4]byte
-	if err := z.full(sum[:]); err != nil {
+	if err := z.full(sum[:], at, what); err != nil {
 		return h, err
 	}
 	if got, want := headerSum(h.Flags, hdr), binary.BigEndian.Uint32(sum[:]); got != want {
-		return h, fmt.Errorf("%w: header at byte %d: got %08x, want %08x", ErrChecksum, start, got, want)
+		return h, bad("checksum %08x, computed %08x", want, got)
 	}
 
 	// Checksum-protected now: judge the contents.
@@ -353,36 +349,38 @@ func (z *Reader) readHeader(first bool) (fileHeader, error) {
 		return h, bad("unknown flags %#08x", h.Flags)
 	}
 	if newer && h.VersionNeeded > readerVersion {
-		return h, fmt.Errorf("%w: file needs lzop version %x.%03x or newer", ErrUnsupported, h.VersionNeeded>>12, h.VersionNeeded&0xFFF)
+		return h, unsupported(at, what, "the file needs lzop version %x.%03x or newer", h.VersionNeeded>>12, h.VersionNeeded&0xFFF)
 	}
 	if h.Flags&flagFilter != 0 {
-		return h, fmt.Errorf("%w: filter %d (made with lzop -F...?): decompress it with lzop", ErrUnsupported, filter)
+		return h, unsupported(at, what, "filter %d (made with lzop -F...?): decompress it with lzop", filter)
 	}
 	switch h.Method {
 	case methodLZO1X1, methodLZO1X115, methodLZO1X999:
 	default:
-		return h, fmt.Errorf("%w: method %d (only LZO1X methods 1-3 are supported)", ErrUnsupported, h.Method)
+		return h, unsupported(at, what, "method %d (only LZO1X methods 1-3 are supported)", h.Method)
 	}
 
 	if h.Flags&flagExtraField != 0 {
+		const what = "extra field"
+		xat := z.off.Load()
 		var b [4]byte
-		if err := z.full(b[:]); err != nil {
+		if err := z.full(b[:], xat, what); err != nil {
 			return h, err
 		}
 		n := binary.BigEndian.Uint32(b[:])
 		if n > 1<<20 {
-			return h, bad("extra field of %d bytes", n)
+			return h, corrupt(xat, what, "%d bytes", n)
 		}
 		extra := make([]byte, 4+n)
 		copy(extra, b[:])
-		if err := z.full(extra[4:]); err != nil {
+		if err := z.full(extra[4:], xat, what); err != nil {
 			return h, err
 		}
-		if err := z.full(b[:]); err != nil {
+		if err := z.full(b[:], xat, what); err != nil {
 			return h, err
 		}
 		if got, want := headerSum(h.Flags, extra), binary.BigEndian.Uint32(b[:]); got != want {
-			return h, fmt.Errorf("%w: extra field at byte %d: got %08x, want %08x", ErrChecksum, start, got, want)
+			return h, corrupt(xat, what, "checksum %08x, computed %08x", want, got)
 		}
 	}
 	z.files++
@@ -412,7 +410,7 @@ func (z *Reader) readBlockHeader() (blockInfo, error) {
 	for {
 		bi := blockInfo{at: z.off.Load()}
 		var b [8]byte
-		if err := z.full(b[:4]); err != nil {
+		if err := z.full(b[:4], bi.at, "block"); err != nil {
 			return bi, err
 		}
 		dlen := binary.BigEndian.Uint32(b[:4])
@@ -425,24 +423,24 @@ func (z *Reader) readBlockHeader() (blockInfo, error) {
 			continue
 		}
 		if dlen == 0xFFFFFFFF {
-			return bi, fmt.Errorf("%w: split lzop file (block at byte %d)", ErrUnsupported, bi.at)
+			return bi, unsupported(bi.at, "block", "split lzop file")
 		}
 		if dlen > maxBlockSize {
-			return bi, fmt.Errorf("%w: block at byte %d: size %d exceeds %d", ErrCorrupt, bi.at, dlen, maxBlockSize)
+			return bi, corrupt(bi.at, "block", "%d bytes, more than lzop's limit of %d", dlen, maxBlockSize)
 		}
-		if err := z.full(b[4:8]); err != nil {
+		if err := z.full(b[4:8], bi.at, "block"); err != nil {
 			return bi, err
 		}
 		slen := binary.BigEndian.Uint32(b[4:8])
 		if slen == 0 || slen > dlen {
-			return bi, fmt.Errorf("%w: block at byte %d: compressed size %d, decompressed size %d", ErrCorrupt, bi.at, slen, dlen)
+			return bi, corrupt(bi.at, "block", "compressed size %d, decompressed size %d", slen, dlen)
 		}
 		bi.flags, bi.dlen, bi.slen = z.cur.Flags, dlen, slen
 		for i, flag := range [4]uint32{flagAdler32D, flagCRC32D, flagAdler32C, flagCRC32C} {
 			if bi.flags&flag == 0 || (i >= 2 && bi.stored()) {
 				continue
 			}
-			if err := z.full(b[:4]); err != nil {
+			if err := z.full(b[:4], bi.at, "block"); err != nil {
 				return bi, err
 			}
 			bi.sums[i] = binary.BigEndian.Uint32(b[:4])
@@ -470,10 +468,10 @@ func decodeBlock(b *blockInfo, src, dst []byte) error {
 		}
 		got, err := decompress1x(src, dst)
 		if err != nil {
-			return fmt.Errorf("%w: block at byte %d: %v", ErrCorrupt, b.at, err)
+			return corrupt(b.at, "block", "%v", err)
 		}
 		if got != int(b.dlen) {
-			return fmt.Errorf("%w: block at byte %d: decoded %d bytes, want %d", ErrCorrupt, b.at, got, b.dlen)
+			return corrupt(b.at, "block", "%d bytes decoded, the header says %d", got, b.dlen)
 		}
 	}
 	if f&flagAdler32D != 0 {
@@ -490,7 +488,7 @@ func decodeBlock(b *blockInfo, src, dst []byte) error {
 }
 
 func sumErr(what, kind string, at int64, got, want uint32) error {
-	return fmt.Errorf("%w: %s of %s block at byte %d: got %08x, want %08x", ErrChecksum, kind, what, at, got, want)
+	return corrupt(at, "block", "%s of the %s data %08x, computed %08x", kind, what, want, got)
 }
 
 // nextBlock reads and decodes the next block. If it fits in p, it is decoded
@@ -505,7 +503,7 @@ func (z *Reader) nextBlock(p []byte, n *int) error {
 		z.buf = make([]byte, bi.slen, max(int(bi.slen), 256<<10))
 	}
 	src := z.buf[:bi.slen]
-	if err := z.full(src); err != nil {
+	if err := z.full(src, bi.at, "block"); err != nil {
 		return err
 	}
 	var dst []byte

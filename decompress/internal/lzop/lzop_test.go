@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash/adler32"
 	"hash/crc32"
 	"io"
@@ -12,8 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
 // block is one lzop block: d is the decompressed data, c the LZO1X data
@@ -268,28 +272,29 @@ func TestErrors(t *testing.T) {
 		name string
 		data []byte
 		want error
+		text string // in the message
 	}{
-		{"not lzop", []byte("hello world, this is not lzop"), ErrHeader},
-		{"filter", build(opts{flags: flagFilter, filter: 1}, nil), ErrUnsupported},
-		{"zlib method", build(opts{method: 128}, nil), ErrUnsupported},
-		{"newer version needed", build(opts{needed: 0x2000}, nil), ErrUnsupported},
-		{"too old", build(opts{version: 0x0800}, nil), ErrHeader},
-		{"unknown flag", build(opts{flags: 0x00008000}, nil), ErrHeader},
-		{"header checksum", corrupt(len(Magic) + 3), ErrChecksum},
-		{"d checksum", corrupt(hdrEnd + 8 + 1), ErrChecksum},
-		{"c checksum", corrupt(hdrEnd + 12 + 1), ErrChecksum},
-		{"compressed data", corrupt(hdrEnd + 16 + 100), ErrChecksum},
-		{"split file", block(0xFFFFFFFF, 1), ErrUnsupported},
-		{"huge block", block(maxBlockSize+1, 1), ErrCorrupt},
-		{"src > dst", block(10, 11), ErrCorrupt},
-		{"src zero", block(10, 0), ErrCorrupt},
-		{"trailing garbage", append(bytes.Clone(good), "junk"...), ErrTrailingData},
-		{"trailing zeros", append(bytes.Clone(good), 0, 0, 0, 0), ErrTrailingData},
-		{"truncated second file", append(bytes.Clone(good), Magic[:4]...), io.ErrUnexpectedEOF},
+		{"not lzop", []byte("hello world, this is not lzop"), fault.ErrFormat, "file header at compressed byte 0: bad magic"},
+		{"filter", build(opts{flags: flagFilter, filter: 1}, nil), fault.ErrUnsupported, "filter 1"},
+		{"zlib method", build(opts{method: 128}, nil), fault.ErrUnsupported, "method 128"},
+		{"newer version needed", build(opts{needed: 0x2000}, nil), fault.ErrUnsupported, "version 2.000"},
+		{"too old", build(opts{version: 0x0800}, nil), fault.ErrCorrupt, "too old"},
+		{"unknown flag", build(opts{flags: 0x00008000}, nil), fault.ErrCorrupt, "unknown flags"},
+		{"header checksum", corrupt(len(Magic) + 3), fault.ErrCorrupt, "file header at compressed byte 0: corrupt data: checksum"},
+		{"d checksum", corrupt(hdrEnd + 8 + 1), fault.ErrCorrupt, fmt.Sprintf("block at compressed byte %d: corrupt data: Adler-32 of the decompressed data", hdrEnd)},
+		{"c checksum", corrupt(hdrEnd + 12 + 1), fault.ErrCorrupt, "Adler-32 of the compressed data"},
+		{"compressed data", corrupt(hdrEnd + 16 + 100), fault.ErrCorrupt, "Adler-32 of the compressed data"},
+		{"split file", block(0xFFFFFFFF, 1), fault.ErrUnsupported, "split"},
+		{"huge block", block(maxBlockSize+1, 1), fault.ErrCorrupt, "limit"},
+		{"src > dst", block(10, 11), fault.ErrCorrupt, "compressed size 11"},
+		{"src zero", block(10, 0), fault.ErrCorrupt, "compressed size 0"},
+		{"trailing garbage", append(bytes.Clone(good), "junk"...), fault.ErrTrailingData, fmt.Sprintf("at compressed byte %d", len(good))},
+		{"trailing zeros", append(bytes.Clone(good), 0, 0, 0, 0), fault.ErrTrailingData, ""},
+		{"truncated second file", append(bytes.Clone(good), Magic[:4]...), io.ErrUnexpectedEOF, fmt.Sprintf("file header at compressed byte %d", len(good))},
 	} {
 		_, err := decode(tt.data)
-		if !errors.Is(err, tt.want) {
-			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
+		if !errors.Is(err, tt.want) || !strings.Contains(fmt.Sprint(err), tt.text) {
+			t.Errorf("%s: err = %v, want %v and %q", tt.name, err, tt.want, tt.text)
 		}
 	}
 

@@ -100,7 +100,7 @@ func (z *Reader) nextJob() (ordered.Job, error) {
 		if err == nil {
 			k := len(j.in)
 			j.in = slices.Grow(j.in, int(bi.slen))[:k+int(bi.slen)]
-			err = z.full(j.in[k:])
+			err = z.full(j.in[k:], bi.at, "block")
 		}
 		if err != nil {
 			if len(j.blocks) == 0 {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
 // Small jobs and budgets, so that tests with small inputs still have many
@@ -242,8 +244,8 @@ func TestParallelCorruption(t *testing.T) {
 		want error
 	}{
 		{"data", 41, 8 + 4 + 1000, nil}, // checksum or corrupt data
-		{"checksum", 50, 8 + 1, ErrChecksum},
-		{"size", 60, 1, ErrCorrupt},
+		{"checksum", 50, 8 + 1, fault.ErrCorrupt},
+		{"size", 60, 1, fault.ErrCorrupt},
 		{"first", 0, 8 + 4 + 10, nil},
 		{"last", 83, 8 + 4 + 10, nil},
 	} {
@@ -258,10 +260,10 @@ func TestParallelCorruption(t *testing.T) {
 			if tt.want != nil && !errors.Is(err, tt.want) {
 				t.Errorf("%s: err = %v, want %v", what, err, tt.want)
 			}
-			if !errors.Is(err, ErrChecksum) && !errors.Is(err, ErrCorrupt) {
+			if !errors.Is(err, fault.ErrCorrupt) {
 				t.Errorf("%s: err = %v", what, err)
 			}
-			if s := fmt.Sprintf("block at byte %d:", offs[tt.at]); !strings.Contains(err.Error(), s) {
+			if s := fmt.Sprintf("block at compressed byte %d:", offs[tt.at]); !strings.Contains(err.Error(), s) {
 				t.Errorf("%s: err = %v, want it to name %q", what, err, s)
 			}
 			if len(got) > tt.at*256<<10 || !bytes.Equal(got, data[:len(got)]) {
@@ -301,13 +303,13 @@ func TestParallelErrors(t *testing.T) {
 			}
 		})
 	}
-	// Trailing data is ErrTrailingData, after all the data.
+	// Trailing data is fault.ErrTrailingData, after all the data.
 	got, err := decodeP(append(bytes.Clone(many), "junk"...), 2, testConfigs[1])
-	if !errors.Is(err, ErrTrailingData) {
-		t.Errorf("err = %v, want ErrTrailingData", err)
+	if !errors.Is(err, fault.ErrTrailingData) {
+		t.Errorf("err = %v, want fault.ErrTrailingData", err)
 	}
 	if _, want := smallBlocks(t, flagAdler32D, 7); !bytes.Equal(got, want) {
-		t.Errorf("%d bytes before ErrTrailingData, want %d", len(got), len(want))
+		t.Errorf("%d bytes before fault.ErrTrailingData, want %d", len(got), len(want))
 	}
 }
 

@@ -8,24 +8,8 @@ import (
 	xzdec "github.com/therootcompany/xz"
 )
 
-// Errors, wrapped in an *Error that tells where.
-var (
-	// ErrFormat: the input does not start with an xz stream header.
-	ErrFormat = errors.New("xz: not an xz stream")
-	// ErrCorrupt: a structure or a block's data is invalid.
-	ErrCorrupt = errors.New("xz: corrupt data")
-	// ErrUnsupported: valid but not supported here (an unknown check
-	// type or filter, a dictionary larger than maxDict).
-	ErrUnsupported = errors.New("xz: unsupported options")
-	// ErrTrailingData: something other than stream padding or another
-	// stream follows a stream.
-	ErrTrailingData = errors.New("xz: trailing data after the last stream")
-)
-
-// An Error is a failure at a compressed byte offset (What: "stream header", "block", "index", "stream footer", "stream padding"),
-// shared with our other decoders. Truncation is reported with Kind
-// io.ErrUnexpectedEOF.
-type Error = fault.Error
+// Errors are *fault.Error values. What names the structure: "stream
+// header", "block", "index", "stream footer" or "stream padding".
 
 // codec names the format in Error's messages.
 const codec = "xz"
@@ -37,19 +21,19 @@ func inputErr(off int64, what string, err error) error {
 }
 
 func corrupt(off int64, what string, format string, args ...any) error {
-	return &Error{Format: codec, Offset: off, What: what, Kind: ErrCorrupt, Err: fmt.Errorf(format, args...)}
+	return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrCorrupt, Err: fmt.Errorf(format, args...)}
 }
 
 // decodeErr reports an error of the block decoder.
 func decodeErr(off int64, err error) error {
-	var e *Error
+	var e *fault.Error
 	if errors.As(err, &e) {
 		return err // from our input layer, via the sequential decoder
 	}
-	kind := ErrCorrupt
+	kind := fault.ErrCorrupt
 	switch err {
 	case xzdec.ErrMemlimit, xzdec.ErrOptions, xzdec.ErrUnsupportedCheck:
-		kind = ErrUnsupported
+		kind = fault.ErrUnsupported
 	}
-	return &Error{Format: codec, Offset: off, What: "block", Kind: kind, Err: err}
+	return &fault.Error{Format: codec, Offset: off, What: "block", Kind: kind, Err: err}
 }

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"math"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	"github.com/bmap-tools/bmap/decompress/internal/ordered"
 	xzdec "github.com/therootcompany/xz"
 )
@@ -182,7 +183,7 @@ func (d *lzma2Dec) sizesErr() error {
 
 // blockErr reports an error of our decoder in the block at off.
 func blockErr(off int64, err error) error {
-	var e *Error
+	var e *fault.Error
 	if errors.As(err, &e) {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	xzdec "github.com/therootcompany/xz"
 )
 
@@ -186,7 +187,7 @@ func rawLZMA2(t testing.TB, xz []byte) (raw []byte, dictProps byte) {
 	return body[:p], bh.dictProps
 }
 
-// TestLZMA2Corrupt: hand-made and altered LZMA2 data fail with ErrCorrupt
+// TestLZMA2Corrupt: hand-made and altered LZMA2 data fail with fault.ErrCorrupt
 // at the block's offset, in both decoding modes, as therootcompany/xz
 // fails too.
 func TestLZMA2Corrupt(t *testing.T) {
@@ -227,8 +228,8 @@ func TestLZMA2Corrupt(t *testing.T) {
 			}
 			for _, cfg := range []config{defaultConfig, {budget: 1 << 20, maxJob: 100, piece: 4096, chunk: 512, inBuf: 1024}} {
 				_, _, err := decode(bytes.NewReader(f), 2, cfg)
-				var e *Error
-				if !errors.Is(err, ErrCorrupt) || !errors.As(err, &e) || e.Offset != streamHdrSz || e.What != "block" {
+				var e *fault.Error
+				if !errors.Is(err, fault.ErrCorrupt) || !errors.As(err, &e) || e.Offset != streamHdrSz || e.What != "block" {
 					t.Errorf("%s (sized %v, maxJob %d): %v", c.name, sized, cfg.maxJob, err)
 				}
 			}

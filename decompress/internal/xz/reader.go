@@ -50,7 +50,7 @@
 // The index is checked against the blocks seen (count and sizes, by a
 // SHA-256 over the records, and its CRC32), the footer against the
 // header and the index size. Stream padding and further streams follow;
-// anything else is ErrTrailingData. Memory: the jobs in flight hold at
+// anything else is fault.ErrTrailingData. Memory: the jobs in flight hold at
 // most budget bytes (compressed + uncompressed) besides, for a sequential
 // block, one window (dictionary + 2 MiB; therootcompany/xz has one
 // dictionary per worker for the blocks it decodes).
@@ -64,6 +64,7 @@ import (
 	"hash/crc32"
 	"io"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	"github.com/bmap-tools/bmap/decompress/internal/ordered"
 	xzdec "github.com/therootcompany/xz"
 )
@@ -196,22 +197,22 @@ func (x *Reader) streamHeader() error {
 	if len(h) < streamHdrSz {
 		k := min(len(h), len(headerMagic))
 		if x.first && string(h[:k]) != headerMagic[:k] {
-			return &Error{Format: codec, Offset: off, What: what, Kind: ErrFormat}
+			return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrFormat}
 		}
 		return inputErr(off, what, err)
 	}
 	x.in.discard(streamHdrSz)
 	if string(h[:6]) != headerMagic {
-		return &Error{Format: codec, Offset: off, What: what, Kind: ErrFormat}
+		return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrFormat}
 	}
 	if crc32.ChecksumIEEE(h[6:8]) != binary.LittleEndian.Uint32(h[8:]) {
 		return corrupt(off, what, "CRC32 mismatch")
 	}
 	if h[6] != 0 || h[7]&0xf0 != 0 {
-		return &Error{Format: codec, Offset: off, What: what, Kind: ErrUnsupported, Err: errHeaderFlags}
+		return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrUnsupported, Err: errHeaderFlags}
 	}
 	if !checkSupported(h[7]) {
-		return &Error{Format: codec, Offset: off, What: what, Kind: ErrUnsupported, Err: xzdec.ErrUnsupportedCheck}
+		return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrUnsupported, Err: xzdec.ErrUnsupportedCheck}
 	}
 	x.flags = [2]byte{h[6], h[7]}
 	x.check = h[7]
@@ -250,11 +251,11 @@ func (x *Reader) block() (job ordered.Job, ok bool, err error) {
 	}
 	bh, err := parseBlockHeader(h)
 	if err != nil {
-		kind := ErrCorrupt
+		kind := fault.ErrCorrupt
 		if err == errHeaderFlags {
-			kind = ErrUnsupported
+			kind = fault.ErrUnsupported
 		}
-		return job, false, &Error{Format: codec, Offset: off, What: what, Kind: kind, Err: err}
+		return job, false, &fault.Error{Format: codec, Offset: off, What: what, Kind: kind, Err: err}
 	}
 	cs := uint64(checkSize[x.check])
 	max := uint64(x.cfg.maxJob)
@@ -542,7 +543,7 @@ func (x *Reader) padding() error {
 		}
 		k := min(len(b), len(headerMagic))
 		if string(b[:k]) != headerMagic[:k] {
-			return &Error{Format: codec, Offset: off, What: what, Kind: ErrTrailingData}
+			return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrTrailingData}
 		}
 		x.state = stHeader
 		x.first = false

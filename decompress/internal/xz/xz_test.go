@@ -14,6 +14,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	xzdec "github.com/therootcompany/xz"
 )
 
@@ -350,11 +351,11 @@ func TestTrailingData(t *testing.T) {
 		for _, tail := range []string{"garbage", "\x00\x00\x00\x00junk", "\xfd7zXY\x00\x00\x00\x00\x00\x00\x00\x00", "x"} {
 			for _, cfg := range []config{defaultConfig, small} {
 				got, _, err := decode(bytes.NewReader(append(bytes.Clone(xz), tail...)), 2, cfg)
-				want := ErrTrailingData
+				want := fault.ErrTrailingData
 				if tail[0] == 0xfd {
-					want = ErrFormat // wrong magic after the first 4 bytes: still not a stream
+					want = fault.ErrFormat // wrong magic after the first 4 bytes: still not a stream
 				}
-				if !errors.Is(err, ErrTrailingData) && !(want == ErrFormat && err != nil) {
+				if !errors.Is(err, fault.ErrTrailingData) && !(want == fault.ErrFormat && err != nil) {
 					t.Fatalf("tail %q: err %v", tail, err)
 				}
 				if !bytes.Equal(got, data) {
@@ -370,7 +371,7 @@ func TestTrailingData(t *testing.T) {
 		}
 		for _, tail := range []string{"\x00\x00\x01\x00", "\x00\x00\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46"} {
 			_, _, err := decode(bytes.NewReader(append(bytes.Clone(xz), tail...)), 2, small)
-			if !errors.Is(err, ErrCorrupt) {
+			if !errors.Is(err, fault.ErrCorrupt) {
 				t.Fatalf("tail %q: err %v", tail, err)
 			}
 		}
@@ -383,7 +384,7 @@ func TestNotXZ(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%q: no error", in)
 		}
-		if in == "hello, world" && !errors.Is(err, ErrFormat) {
+		if in == "hello, world" && !errors.Is(err, fault.ErrFormat) {
 			t.Fatalf("%q: %v", in, err)
 		}
 		if in == "" && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -407,11 +408,11 @@ func TestUnsupportedCheck(t *testing.T) {
 	xz := compress(t, "e", nil) // no blocks, so the check size does not matter
 	for _, c := range []byte{0x02, 0x05, 0x0f} {
 		_, _, err := decode(bytes.NewReader(setCheck(xz, c)), 1, defaultConfig)
-		if !errors.Is(err, ErrUnsupported) {
+		if !errors.Is(err, fault.ErrUnsupported) {
 			t.Fatalf("check %#x: %v", c, err)
 		}
 	}
-	if _, _, err := decode(bytes.NewReader(setCheck(xz, 0x10)), 1, defaultConfig); !errors.Is(err, ErrUnsupported) {
+	if _, _, err := decode(bytes.NewReader(setCheck(xz, 0x10)), 1, defaultConfig); !errors.Is(err, fault.ErrUnsupported) {
 		t.Fatalf("reserved flag bits: %v", err)
 	}
 }
@@ -423,7 +424,7 @@ func TestMaxDict(t *testing.T) {
 		x := newReader(bytes.NewReader(xz), 2, 1<<20, cfg)
 		_, err := io.ReadAll(x)
 		x.Close()
-		if !errors.Is(err, ErrUnsupported) || !errors.Is(err, xzdec.ErrMemlimit) {
+		if !errors.Is(err, fault.ErrUnsupported) || !errors.Is(err, xzdec.ErrMemlimit) {
 			t.Fatalf("err %v, want memlimit", err)
 		}
 	}
@@ -439,7 +440,7 @@ func TestErrorOffset(t *testing.T) {
 	bad := bytes.Clone(xz)
 	bad[blocks[3]+40] ^= 0x55
 	got, _, err := decode(bytes.NewReader(bad), 2, defaultConfig)
-	var e *Error
+	var e *fault.Error
 	if !errors.As(err, &e) || e.Offset != int64(blocks[3]) || e.What != "block" {
 		t.Fatalf("err %v, want block at offset %d", err, blocks[3])
 	}

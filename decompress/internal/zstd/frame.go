@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 )
 
 const (
@@ -24,7 +26,7 @@ func (d *decoder) run() {
 			}
 			// A decoder bug, not the input's fault, but reported as
 			// corrupt data rather than crashing the program.
-			d.fail(&Error{Format: codec, Offset: d.in.off, What: "block", Kind: ErrCorrupt,
+			d.fail(&fault.Error{Format: codec, Offset: d.in.off, What: "block", Kind: fault.ErrCorrupt,
 				Err: fmt.Errorf("internal error: %v", p)})
 		}
 	}()
@@ -38,7 +40,7 @@ func (d *decoder) run() {
 			case len(b) == 0 && !first:
 				d.send(chunk{inEnd: off, err: io.EOF, buf: d.buf})
 			case len(b) == 0:
-				d.fail(&Error{Format: codec, Offset: off, What: "frame header", Kind: ErrFormat, Err: errEmpty})
+				d.fail(&fault.Error{Format: codec, Offset: off, What: "frame header", Kind: fault.ErrFormat, Err: errEmpty})
 			case isMagicPrefix(b):
 				d.fail(inputErr(off, "frame header", io.ErrUnexpectedEOF))
 			default:
@@ -68,9 +70,9 @@ var errEmpty = fmt.Errorf("empty input")
 
 func notFrame(off int64, first bool) error {
 	if first {
-		return &Error{Format: codec, Offset: off, What: "frame header", Kind: ErrFormat}
+		return &fault.Error{Format: codec, Offset: off, What: "frame header", Kind: fault.ErrFormat}
 	}
-	return &Error{Format: codec, Offset: off, What: "frame header", Kind: ErrTrailingData}
+	return &fault.Error{Format: codec, Offset: off, What: "frame header", Kind: fault.ErrTrailingData}
 }
 
 // isMagicPrefix reports whether b (1 to 3 bytes) starts a frame or
@@ -177,13 +179,13 @@ func (d *decoder) frame() error {
 		return inputErr(off, what, err)
 	}
 	if herr != nil {
-		return &Error{Format: codec, Offset: off, What: what, Kind: ErrCorrupt, Err: herr}
+		return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrCorrupt, Err: herr}
 	}
 	if h.dictID != 0 {
-		return &Error{Format: codec, Offset: off, What: what, Kind: ErrUnsupported, Err: fmt.Errorf("dictionary %d", h.dictID)}
+		return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrUnsupported, Err: fmt.Errorf("dictionary %d", h.dictID)}
 	}
 	if h.window > d.maxWindow {
-		return &Error{Format: codec, Offset: off, What: what, Kind: ErrUnsupported,
+		return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrUnsupported,
 			Err: fmt.Errorf("window of %d bytes, limit %d", h.window, d.maxWindow)}
 	}
 	d.in.skip(h.size)
@@ -264,7 +266,7 @@ func (d *decoder) frame() error {
 			if err := d.compressed(b); err != nil {
 				d.pos = d.blockStart
 				if e, ok := err.(errBlock); ok {
-					return &Error{Format: codec, Offset: boff, What: "block", Kind: ErrCorrupt, Err: e}
+					return &fault.Error{Format: codec, Offset: boff, What: "block", Kind: fault.ErrCorrupt, Err: e}
 				}
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	kzstd "github.com/klauspost/compress/zstd"
 )
 
@@ -28,8 +29,8 @@ func FuzzReader(f *testing.F) {
 		got, err := io.ReadAll(io.LimitReader(z, limit))
 		z.Close()
 		if err != nil {
-			if _, ok := err.(*Error); !ok {
-				t.Fatalf("error %v (%T) is not an *Error", err, err)
+			if _, ok := err.(*fault.Error); !ok {
+				t.Fatalf("error %v (%T) is not an *fault.Error", err, err)
 			}
 		}
 		if len(got) < limit {

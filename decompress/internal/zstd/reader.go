@@ -38,8 +38,8 @@
 // literals, the window and the frame's output (a match may reach back
 // min(window, frame output) bytes); bit streams must be used up exactly;
 // Frame_Content_Size and the content checksum are verified. A recover in
-// the decoding goroutine turns a decoder bug into ErrCorrupt rather than
-// a crash. Dictionaries are not supported (ErrUnsupported), nor windows
+// the decoding goroutine turns a decoder bug into fault.ErrCorrupt rather than
+// a crash. Dictionaries are not supported (fault.ErrUnsupported), nor windows
 // above maxWindow.
 //
 // Measured on a shared 2-core VM (noisy: figures vary by 10-20 %), on
@@ -64,6 +64,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	"github.com/cespare/xxhash/v2"
 )
 
@@ -136,7 +137,7 @@ type Reader struct {
 
 // NewReader returns a Reader decoding r. maxWindow caps the window a
 // frame may ask for (0: DefaultMaxWindow); larger windows fail with
-// ErrUnsupported. The decoding goroutine starts at the first Read; Close
+// fault.ErrUnsupported. The decoding goroutine starts at the first Read; Close
 // stops it. Errors are returned by Read.
 func NewReader(r io.Reader, maxWindow uint64) *Reader {
 	if maxWindow == 0 {
@@ -279,7 +280,7 @@ func (z *Reader) next() error {
 	z.holding = true
 	if c.check {
 		if got := uint32(z.h.Sum64()); got != c.sum {
-			z.err = &Error{Format: codec, Offset: c.checkOff, What: "checksum", Kind: ErrCorrupt,
+			z.err = &fault.Error{Format: codec, Offset: c.checkOff, What: "checksum", Kind: fault.ErrCorrupt,
 				Err: fmt.Errorf("content checksum %08x, computed %08x", c.sum, got)}
 			return z.err
 		}
@@ -302,7 +303,7 @@ func (z *Reader) Close() error {
 }
 
 // InputOffset returns how many compressed bytes the output served by
-// Read so far came from: after ErrTrailingData, where the trailing data
+// Read so far came from: after fault.ErrTrailingData, where the trailing data
 // starts. Safe to call from any goroutine.
 func (z *Reader) InputOffset() int64 { return z.off.Load() }
 

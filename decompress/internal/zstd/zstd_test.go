@@ -16,6 +16,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	"github.com/cespare/xxhash/v2"
 	kzstd "github.com/klauspost/compress/zstd"
 )
@@ -294,12 +295,12 @@ func TestConcatenated(t *testing.T) {
 
 func TestEmptyInput(t *testing.T) {
 	_, _, err := decodeAll(bytes.NewReader(nil), 0)
-	if !errors.Is(err, ErrFormat) {
-		t.Errorf("empty input: %v, want ErrFormat", err)
+	if !errors.Is(err, fault.ErrFormat) {
+		t.Errorf("empty input: %v, want fault.ErrFormat", err)
 	}
 	_, _, err = decodeAll(strings.NewReader("not zstd at all"), 0)
-	if !errors.Is(err, ErrFormat) {
-		t.Errorf("not zstd: %v, want ErrFormat", err)
+	if !errors.Is(err, fault.ErrFormat) {
+		t.Errorf("not zstd: %v, want fault.ErrFormat", err)
 	}
 }
 
@@ -322,9 +323,9 @@ func TestTruncated(t *testing.T) {
 		if !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("cut at %d: %v, want io.ErrUnexpectedEOF", n, err)
 		}
-		var e *Error
+		var e *fault.Error
 		if !errors.As(err, &e) {
-			t.Fatalf("cut at %d: %T, want *Error", n, err)
+			t.Fatalf("cut at %d: %T, want *fault.Error", n, err)
 		}
 		want := append(append([]byte{}, data...), data...)
 		if !bytes.HasPrefix(want, got) {
@@ -356,9 +357,9 @@ func TestCorrupt(t *testing.T) {
 				}
 				continue
 			}
-			var e *Error
+			var e *fault.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("%s: corruption %d: %v is not an *Error", level, i, err)
+				t.Fatalf("%s: corruption %d: %v is not an *fault.Error", level, i, err)
 			}
 			if strings.Contains(err.Error(), "internal error") {
 				t.Fatalf("%s: corruption %d: %v", level, i, err)
@@ -374,8 +375,8 @@ func TestChecksumMismatch(t *testing.T) {
 	bad := append([]byte{}, comp...)
 	bad[len(bad)-1] ^= 1
 	_, _, err := decodeAll(bytes.NewReader(bad), 0)
-	var e *Error
-	if !errors.As(err, &e) || e.What != "checksum" || !errors.Is(err, ErrCorrupt) {
+	var e *fault.Error
+	if !errors.As(err, &e) || e.What != "checksum" || !errors.Is(err, fault.ErrCorrupt) {
 		t.Fatalf("bad checksum: %v", err)
 	}
 	if e.Offset != int64(len(bad)-4) {
@@ -390,8 +391,8 @@ func TestTrailingData(t *testing.T) {
 	for _, trail := range []string{"\x00", "\x00\x00\x00\x00\x00\x00", "garbage after the frame", "\x28\xb5\x2f"[:0] + "x"} {
 		in := append(append([]byte{}, comp...), trail...)
 		got, z, err := decodeAll(bytes.NewReader(in), 0)
-		if !errors.Is(err, ErrTrailingData) {
-			t.Fatalf("trailing %q: %v, want ErrTrailingData", trail, err)
+		if !errors.Is(err, fault.ErrTrailingData) {
+			t.Fatalf("trailing %q: %v, want fault.ErrTrailingData", trail, err)
 		}
 		if !bytes.Equal(got, data) {
 			t.Fatalf("trailing %q: output before it differs", trail)
@@ -399,7 +400,7 @@ func TestTrailingData(t *testing.T) {
 		if z.InputOffset() != int64(len(comp)) {
 			t.Errorf("trailing %q: InputOffset %d, want %d", trail, z.InputOffset(), len(comp))
 		}
-		var e *Error
+		var e *fault.Error
 		if errors.As(err, &e) && e.Offset != int64(len(comp)) {
 			t.Errorf("trailing %q: error at %d, want %d", trail, e.Offset, len(comp))
 		}
@@ -411,8 +412,8 @@ func TestMaxWindow(t *testing.T) {
 	data := mixed(3<<20, 6)
 	comp := compress(t, "win", data, "zstd", "-3", "--no-content-size")
 	_, _, err := decodeAll(bytes.NewReader(comp), 1<<20)
-	if !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("window above the limit: %v, want ErrUnsupported", err)
+	if !errors.Is(err, fault.ErrUnsupported) {
+		t.Fatalf("window above the limit: %v, want fault.ErrUnsupported", err)
 	}
 	if _, _, err := decodeAll(bytes.NewReader(comp), 8<<20); err != nil {
 		t.Fatal(err)
@@ -423,14 +424,14 @@ func TestDictionary(t *testing.T) {
 	// A frame header naming dictionary 7: single segment, 1-byte dict ID.
 	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x21, 7, 0, 1, 0, 0}
 	_, _, err := decodeAll(bytes.NewReader(frame), 0)
-	if !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("dictionary: %v, want ErrUnsupported", err)
+	if !errors.Is(err, fault.ErrUnsupported) {
+		t.Fatalf("dictionary: %v, want fault.ErrUnsupported", err)
 	}
 }
 
 func TestErrorString(t *testing.T) {
-	e := &Error{Format: codec, Offset: 12345, What: "block", Kind: ErrCorrupt, Err: errBlock("match offset 70000 beyond window")}
-	if got, want := e.Error(), "zstd: block at offset 12345: corrupt data: match offset 70000 beyond window"; got != want {
+	e := &fault.Error{Format: codec, Offset: 12345, What: "block", Kind: fault.ErrCorrupt, Err: errBlock("match offset 70000 beyond window")}
+	if got, want := e.Error(), "zstd: block at compressed byte 12345: corrupt data: match offset 70000 beyond window"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
@@ -530,9 +531,9 @@ func TestReaderError(t *testing.T) {
 	data := mixed(1<<20, 12)
 	comp := compress(t, "rerr", data, "zstd", "-3")
 	_, _, err := decodeAll(&errReader{bytes.NewReader(comp[:len(comp)/2])}, 0)
-	var e *Error
+	var e *fault.Error
 	if !errors.Is(err, errRead) || !errors.As(err, &e) || e.Kind != nil {
-		t.Fatalf("got %v, want an *Error wrapping the reader's error", err)
+		t.Fatalf("got %v, want an *fault.Error wrapping the reader's error", err)
 	}
 }
 
@@ -575,8 +576,8 @@ func TestWindowSingleSegment(t *testing.T) {
 		t.Skip("zstd did not write a single-segment frame")
 	}
 	_, _, err := decodeAll(bytes.NewReader(comp), 100<<10)
-	if !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("got %v, want ErrUnsupported", err)
+	if !errors.Is(err, fault.ErrUnsupported) {
+		t.Fatalf("got %v, want fault.ErrUnsupported", err)
 	}
 }
 
@@ -663,8 +664,8 @@ func TestDiscard(t *testing.T) {
 	bad := bytes.Clone(comp)
 	bad[len(bad)-1] ^= 1 // the content checksum
 	z := NewReader(bytes.NewReader(bad), 0)
-	if _, err := z.Discard(len(data) + 1); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("Discard of a frame with a wrong checksum: %v, want ErrCorrupt", err)
+	if _, err := z.Discard(len(data) + 1); !errors.Is(err, fault.ErrCorrupt) {
+		t.Errorf("Discard of a frame with a wrong checksum: %v, want fault.ErrCorrupt", err)
 	}
 	z.Close()
 	z = NewReader(bytes.NewReader(comp[:len(comp)/2]), 0)
