@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 )
 
 // stream hides io.ReaderAt and io.Seeker: a pipe or stdin.
@@ -390,34 +392,19 @@ func TestReadAfterClose(t *testing.T) {
 
 // TestNested refuses an image that is itself compressed.
 func TestNested(t *testing.T) {
+	sample.NeedTool(t, "gzip")
 	s := getFixtures(t)
-	if missingTool([]string{"gzip"}) != "" {
-		t.Skip("gzip is not installed")
-	}
 	for _, fx := range fixtures {
 		if fx.name != "xz-T1" && fx.name != "zstd" {
 			continue
 		}
 		data, _, _ := s.load(t, fx)
-		gz := gzipBytes(t, data)
+		gz := sample.Compress(t, data, "gzip", "-c")
 		_, _, err := readAll(bytes.NewReader(gz), "img.gz")
 		if !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s inside gzip: err = %v, want ErrUnsupported", fx.name, err)
 		}
 	}
-}
-
-func gzipBytes(t *testing.T, data []byte) []byte {
-	t.Helper()
-	path := t.TempDir() + "/x"
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := runTool("gzip", "-c", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestErrorMessage: an error names the format and the compressed offset
@@ -495,7 +482,6 @@ func TestLZMAContent(t *testing.T) {
 	if missingTool([]string{"xz"}) != "" {
 		t.Skip("xz is not installed")
 	}
-	dir := t.TempDir()
 	img := makeImage(300<<10, 5)
 	header := func(props byte, dict uint32, size uint64) []byte {
 		h := []byte{props, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
@@ -556,14 +542,7 @@ func TestLZMAContent(t *testing.T) {
 		{"random", random},
 		{"far matches", far},
 	} {
-		path := filepath.Join(dir, "in")
-		if err := os.WriteFile(path, tc.data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := runTool("xz", "--format=lzma", "-1", "-c", path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := sample.CompressFile(t, tc.data, "in", "xz", "--format=lzma", "-1", "-c")
 		for _, name := range []string{"", "image.img", "image.lzma"} {
 			z, got, err := readAll(stream{bytes.NewReader(out)}, name)
 			if err != nil || z.Format() != LZMA {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 )
 
 // Fixtures are made at test time by the real compressors (git would not
@@ -295,7 +297,7 @@ func writeSparse(path string, data []byte) error {
 
 func missingTool(tools []string) string {
 	for _, t := range tools {
-		if _, err := exec.LookPath(t); err != nil {
+		if !sample.Have(t) {
 			return t
 		}
 	}
@@ -318,8 +320,4 @@ func (s *fixtureSet) load(t testing.TB, fx fixture) (data, want []byte, path str
 		w = "img"
 	}
 	return data, s.inputs[w], path
-}
-
-func runTool(name string, args ...string) ([]byte, error) {
-	return exec.Command(name, args...).Output()
 }

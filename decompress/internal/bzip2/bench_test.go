@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 )
 
 // benchFile returns ~64 MiB of mixed data compressed by tool, kept in the
@@ -19,7 +21,7 @@ func benchFile(b *testing.B, tool string, args ...string) (comp []byte, size int
 		return c, n
 	}
 	data := cached("bench", func() []byte { return mixed(n, 64) })
-	comp = compress(b, data, tool, args...)
+	comp = sample.Compress(b, data, tool, args...)
 	if err := os.WriteFile(name+".tmp", comp, 0o644); err == nil {
 		os.Rename(name+".tmp", name)
 	}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"math/bits"
 	"math/rand/v2"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 )
 
 // naiveInvert is the inverse BWT as bzip2 does it: n steps from the
@@ -68,9 +68,9 @@ func bwtOf(data []byte) (last []byte, orig int) {
 // of u with each byte repeated k times, and any of the k rows of the
 // original string is a valid origin.
 func TestInvertValid(t *testing.T) {
-	text := randomBytes(100000, 9)
+	text := sample.Random(100000, 9)
 	last, orig := bwtOf(text)
-	for _, u := range [][]byte{randomBytes(1000, 10), letters(rand.New(rand.NewPCG(2, 2)), 37), []byte("ab")} {
+	for _, u := range [][]byte{sample.Random(1000, 10), letters(rand.New(rand.NewPCG(2, 2)), 37), []byte("ab")} {
 		lu, ou := bwtOf(u)
 		k := 100000 / len(u)
 		var lk []byte
@@ -114,13 +114,13 @@ func TestInvert(t *testing.T) {
 		return b
 	}
 	cols := map[string][]byte{
-		"random":   randomBytes(300000, 5),
+		"random":   sample.Random(300000, 5),
 		"letters":  letters(r, 200000),
-		"small":    randomBytes(1000, 6),
+		"small":    sample.Random(1000, 6),
 		"same":     bytes.Repeat([]byte{9}, 100000),
 		"periodic": periodic(120000, 5),
 		"two":      periodic(65536, 2),
-		"runs":     bytes.Repeat(append(bytes.Repeat([]byte{1}, 40), randomBytes(30, 1)...), 2000),
+		"runs":     bytes.Repeat(append(bytes.Repeat([]byte{1}, 40), sample.Random(30, 1)...), 2000),
 	}
 	for name, ll := range cols {
 		for _, region := range []int{0, 700, 5000} {
@@ -340,14 +340,14 @@ func FuzzBlock(f *testing.F) {
 		}
 	}
 	small := mixed(60000, 12)
-	if _, err := exec.LookPath("bzip2"); err == nil {
-		add(compress(f, small[:3000], "bzip2", "-1"))
-		add(compress(f, small[20000:40000], "bzip2", "-9"))
-		add(compress(f, make([]byte, 100000), "bzip2", "-9"))
+	if sample.Have("bzip2") {
+		add(sample.Compress(f, small[:3000], "bzip2", "-1"))
+		add(sample.Compress(f, small[20000:40000], "bzip2", "-9"))
+		add(sample.Compress(f, make([]byte, 100000), "bzip2", "-9"))
 	}
-	if _, err := exec.LookPath("lbzip2"); err == nil {
-		add(compress(f, make([]byte, 50000), "lbzip2", "-9"))
-		add(compress(f, small[:10000], "lbzip2", "-2"))
+	if sample.Have("lbzip2") {
+		add(sample.Compress(f, make([]byte, 50000), "lbzip2", "-9"))
+		add(sample.Compress(f, small[:10000], "lbzip2", "-2"))
 	}
 	var w craftWriter
 	r := rand.New(rand.NewPCG(4, 4))
@@ -402,7 +402,7 @@ func FuzzBlock(f *testing.F) {
 }
 
 func TestCRC(t *testing.T) {
-	for _, b := range [][]byte{nil, []byte("a"), randomBytes(1000, 3), bytes.Repeat([]byte{0xa5}, 77)} {
+	for _, b := range [][]byte{nil, []byte("a"), sample.Random(1000, 3), bytes.Repeat([]byte{0xa5}, 77)} {
 		for k := range 9 {
 			if len(b) >= k {
 				if got, want := ^crcUpdate(^uint32(0), b[k:]), bzCRC(b[k:]); got != want {

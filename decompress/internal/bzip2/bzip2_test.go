@@ -17,26 +17,9 @@ import (
 	"time"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 	dsbzip2 "github.com/dsnet/compress/bzip2"
 )
-
-// compress runs a real compressor (skipping the test if it is missing).
-func compress(tb testing.TB, in []byte, name string, args ...string) []byte {
-	tb.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		tb.Skipf("%s not installed", name)
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("%s %v: %v: %s", name, args, err, stderr.Bytes())
-	}
-	return out
-}
 
 // Test inputs, made once per process.
 var (
@@ -97,15 +80,6 @@ func mixed(n int, seed uint64) []byte {
 	return out[:n]
 }
 
-func randomBytes(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 7))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
-
 type testCase struct {
 	name       string
 	orig, comp []byte
@@ -116,8 +90,8 @@ type testCase struct {
 func cases(t *testing.T) []testCase {
 	mix := cached("mix", func() []byte { return mixed(2<<20, 1) })
 	mix2 := cached("mix2", func() []byte { return mixed(1<<20, 2) })
-	rnd := cached("rnd", func() []byte { return randomBytes(1<<20, 3) }) // 2 blocks
-	zeros := make([]byte, 48<<20)                                        // one block of 45 MB, one of 3 MB
+	rnd := cached("rnd", func() []byte { return sample.Random(1<<20, 3) }) // 2 blocks
+	zeros := make([]byte, 48<<20)                                          // one block of 45 MB, one of 3 MB
 	var cs []testCase
 	add := func(name string, orig []byte, comp func() []byte) {
 		// Heavy: big outputs, or random data, where a corrupted tree
@@ -125,12 +99,12 @@ func cases(t *testing.T) []testCase {
 		heavy := len(orig) > 4<<20 || name == "random"
 		cs = append(cs, testCase{name, orig, cached(name, comp), heavy})
 	}
-	add("bzip2-1", mix, func() []byte { return compress(t, mix, "bzip2", "-1") })
-	add("bzip2-9", mix, func() []byte { return compress(t, mix, "bzip2", "-9") })
-	add("pbzip2", mix, func() []byte { return compress(t, mix, "pbzip2", "-c", "-b1", "-p2") })
-	add("lbzip2", mix, func() []byte { return compress(t, mix, "lbzip2", "-9", "-n2") })
-	add("empty", nil, func() []byte { return compress(t, nil, "bzip2") })
-	add("one-byte", []byte{'x'}, func() []byte { return compress(t, []byte{'x'}, "bzip2") })
+	add("bzip2-1", mix, func() []byte { return sample.Compress(t, mix, "bzip2", "-1") })
+	add("bzip2-9", mix, func() []byte { return sample.Compress(t, mix, "bzip2", "-9") })
+	add("pbzip2", mix, func() []byte { return sample.Compress(t, mix, "pbzip2", "-c", "-b1", "-p2") })
+	add("lbzip2", mix, func() []byte { return sample.Compress(t, mix, "lbzip2", "-9", "-n2") })
+	add("empty", nil, func() []byte { return sample.Compress(t, nil, "bzip2") })
+	add("one-byte", []byte{'x'}, func() []byte { return sample.Compress(t, []byte{'x'}, "bzip2") })
 	// bzip2 1.0.8 -9 of the 48 MiB of zeros, stored: compressing them
 	// takes a second.
 	add("zeros", zeros, func() []byte {
@@ -142,15 +116,15 @@ func cases(t *testing.T) []testCase {
 	})
 	// lbzip2 cuts zeros in blocks of about 1 MB whose prefix codes are
 	// incomplete, a slow path in dsnet (about 50 ms a block).
-	add("zeros-lbzip2", zeros[:8<<20], func() []byte { return compress(t, zeros[:8<<20], "lbzip2", "-n2") })
-	add("random", rnd, func() []byte { return compress(t, rnd, "bzip2", "-9") })
+	add("zeros-lbzip2", zeros[:8<<20], func() []byte { return sample.Compress(t, zeros[:8<<20], "lbzip2", "-n2") })
+	add("random", rnd, func() []byte { return sample.Compress(t, rnd, "bzip2", "-9") })
 	cat := append(append(append([]byte{}, mix2...), rnd[:100000]...), mix2[:5000]...)
 	add("cat", cat, func() []byte {
 		var b []byte
-		b = append(b, compress(t, mix2, "bzip2", "-1")...)
-		b = append(b, compress(t, nil, "bzip2", "-9")...) // a stream without blocks
-		b = append(b, compress(t, rnd[:100000], "pbzip2", "-c", "-b1", "-p2")...)
-		b = append(b, compress(t, mix2[:5000], "lbzip2", "-5")...)
+		b = append(b, sample.Compress(t, mix2, "bzip2", "-1")...)
+		b = append(b, sample.Compress(t, nil, "bzip2", "-9")...) // a stream without blocks
+		b = append(b, sample.Compress(t, rnd[:100000], "pbzip2", "-c", "-b1", "-p2")...)
+		b = append(b, sample.Compress(t, mix2[:5000], "lbzip2", "-5")...)
 		return b
 	})
 	return cs
@@ -588,7 +562,7 @@ func TestClose(t *testing.T) {
 func TestFindMagic(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for trial := range 2000 {
-		buf := randomBytes(20+r.IntN(60), uint64(trial))
+		buf := sample.Random(20+r.IntN(60), uint64(trial))
 		var want []int64
 		for k := range 1 + r.IntN(3) {
 			p := int64(r.IntN(len(buf)*8 - 48))
@@ -640,13 +614,13 @@ func FuzzReader(f *testing.F) {
 	}
 	small := mixed(200000, 11)
 	for _, args := range [][]string{{"-1"}, {"-9"}} {
-		if _, err := exec.LookPath("bzip2"); err == nil {
-			f.Add(compress(f, small[:3000], "bzip2", args...))
-			f.Add(compress(f, bytes.Repeat([]byte{7}, 100000), "bzip2", args...))
+		if sample.Have("bzip2") {
+			f.Add(sample.Compress(f, small[:3000], "bzip2", args...))
+			f.Add(sample.Compress(f, bytes.Repeat([]byte{7}, 100000), "bzip2", args...))
 		}
 	}
-	if _, err := exec.LookPath("pbzip2"); err == nil {
-		f.Add(compress(f, small, "pbzip2", "-c", "-b1", "-p2")[:20000])
+	if sample.Have("pbzip2") {
+		f.Add(sample.Compress(f, small, "pbzip2", "-c", "-b1", "-p2")[:20000])
 	}
 	var w craftWriter
 	r := rand.New(rand.NewPCG(3, 3))

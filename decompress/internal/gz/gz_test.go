@@ -6,20 +6,17 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 )
 
 // mixed returns n bytes like a disk image: pieces of real files (from
-// /usr/bin and /usr/share, else pseudo-random text) between runs of zeros.
+// /usr, else random bytes) between runs of zeros.
 func mixed(n int, seed uint64) []byte {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	files := realFiles()
+	files := sample.Files()
 	out := make([]byte, 0, n)
 	for len(out) < n {
 		switch k := rng.IntN(10); {
@@ -40,50 +37,10 @@ func mixed(n int, seed uint64) []byte {
 	return out[:n]
 }
 
-var (
-	filesOnce sync.Once
-	files     [][]byte
-)
-
-// realFiles reads up to 24 MiB of files under /usr/bin and /usr/share.
-func realFiles() [][]byte {
-	filesOnce.Do(func() {
-		total := 0
-		for _, dir := range []string{"/usr/bin", "/usr/share/perl", "/usr/share/doc", "/usr/share"} {
-			filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-				if err != nil || total > 24<<20 {
-					return filepath.SkipDir
-				}
-				if !e.Type().IsRegular() {
-					return nil
-				}
-				b, err := os.ReadFile(p)
-				if err == nil && len(b) > 4096 {
-					files = append(files, b)
-					total += len(b)
-				}
-				return nil
-			})
-		}
-	})
-	return files
-}
-
 // compress runs a compressor (name and options) on data.
 func compress(t testing.TB, data []byte, name string, args ...string) []byte {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	cmd := exec.Command(path, append(args, "-c")...)
-	cmd.Stdin = bytes.NewReader(data)
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %v: %v: %s", name, args, err, stderr.String())
-	}
-	return out.Bytes()
+	return sample.Compress(t, data, name, append(args[:len(args):len(args)], "-c")...)
 }
 
 // decode decodes all of gz with our Reader.
@@ -100,17 +57,8 @@ func checkSame(t *testing.T, gz, want []byte) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("output differs (%d bytes, want %d) from byte %d", len(got), len(want), firstDiff(got, want))
+		t.Fatalf("output differs (%d bytes, want %d) from byte %d", len(got), len(want), sample.FirstDiff(got, want))
 	}
-}
-
-func firstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
 }
 
 func TestCompressors(t *testing.T) {
@@ -224,7 +172,7 @@ func TestInputs(t *testing.T) {
 	for _, in := range inputs {
 		got, err := decode(in.gz)
 		if err != nil || !bytes.Equal(got, in.want) {
-			t.Errorf("%s: %v; %d bytes, want %d, first difference at %d", in.name, err, len(got), len(in.want), firstDiff(got, in.want))
+			t.Errorf("%s: %v; %d bytes, want %d, first difference at %d", in.name, err, len(got), len(in.want), sample.FirstDiff(got, in.want))
 		}
 	}
 }

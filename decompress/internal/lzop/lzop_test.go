@@ -10,14 +10,12 @@ import (
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 )
 
 // block is one lzop block: d is the decompressed data, c the LZO1X data
@@ -161,21 +159,11 @@ func decode(data []byte) ([]byte, error) {
 	return io.ReadAll(z)
 }
 
-// lzopCLI compresses data with the lzop program, or skips.
+// lzopCLI compresses data, as a file named "in", with the lzop program
+// and args, or skips.
 func lzopCLI(t testing.TB, data []byte, args ...string) []byte {
 	t.Helper()
-	if _, err := exec.LookPath("lzop"); err != nil {
-		t.Skip("lzop is not installed")
-	}
-	in := filepath.Join(t.TempDir(), "in")
-	if err := os.WriteFile(in, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("lzop", append(append([]string{"-c"}, args...), in)...).Output()
-	if err != nil {
-		t.Fatalf("lzop %v: %v", args, err)
-	}
-	return out
+	return sample.CompressFile(t, data, "in", "lzop", append([]string{"-c"}, args...)...)
 }
 
 func TestCLI(t *testing.T) {

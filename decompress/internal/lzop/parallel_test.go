@@ -58,19 +58,6 @@ func name(workers int, cfg parallelConfig) string {
 	return fmt.Sprintf("workers=%d job=%d/%d budget=%d", workers, cfg.jobBlocks, cfg.jobBytes, cfg.budget)
 }
 
-// cliCache keeps what lzop made, by input size and arguments.
-var cliCache sync.Map
-
-func lzopCached(t *testing.T, data []byte, args ...string) []byte {
-	key := fmt.Sprint(len(data), args)
-	if f, ok := cliCache.Load(key); ok {
-		return f.([]byte)
-	}
-	f := lzopCLI(t, data, args...)
-	cliCache.Store(key, f)
-	return f
-}
-
 func TestParallelCLI(t *testing.T) {
 	big := testData(21 << 20) // 84 blocks
 	mid := testData(3<<20 + 12345)
@@ -92,7 +79,7 @@ func TestParallelCLI(t *testing.T) {
 		{"-9 crc32", mid, []string{"-9", "--crc32"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := lzopCached(t, tt.data, tt.args...)
+			f := lzopCLI(t, tt.data, tt.args...)
 			forEach(t, func(t *testing.T, workers int, cfg parallelConfig) {
 				var z *Reader
 				var err error
@@ -140,7 +127,7 @@ func smallBlocks(t *testing.T, flags uint32, nblocks int) ([]byte, []byte) {
 		d = append(d, testData(100 + 10*i)[i:]...)
 		b := block{d: d}
 		if i%3 != 2 {
-			bs := cliBlocks(t, lzopCached(t, d))
+			bs := cliBlocks(t, lzopCLI(t, d))
 			if len(bs) != 1 || bs[0].c == nil {
 				t.Fatalf("block %d: lzop made %d blocks", i, len(bs))
 			}
@@ -160,7 +147,7 @@ func TestParallelConcat(t *testing.T) {
 	c, wc := smallBlocks(t, 0, 1)
 	e := build(opts{flags: flagAdler32D}, nil) // no blocks
 	big := testData(600 << 10)
-	d := lzopCached(t, big, "--crc32")
+	d := lzopCLI(t, big, "--crc32")
 	var f, want []byte
 	for _, part := range []struct{ f, d []byte }{{a, wa}, {e, nil}, {b, wb}, {d, big}, {c, wc}, {c, wc}, {e, nil}, {a, wa}} {
 		f = append(f, part.f...)
@@ -231,7 +218,7 @@ func blockOffsets(f []byte, flags uint32) []int {
 // it, and the same error as the sequential reader's.
 func TestParallelCorruption(t *testing.T) {
 	data := testData(21 << 20)
-	f := lzopCached(t, data, "-1")
+	f := lzopCLI(t, data, "-1")
 	const flags = flagAdler32D
 	offs := blockOffsets(f, flags)
 	if len(offs) != 84 {
@@ -317,7 +304,7 @@ func TestParallelErrors(t *testing.T) {
 func TestParallelIOTest(t *testing.T) {
 	a, wa := smallBlocks(t, flagAdler32D, 7)
 	big := testData(1 << 20)
-	f := append(bytes.Clone(a), lzopCached(t, big)...)
+	f := append(bytes.Clone(a), lzopCLI(t, big)...)
 	want := append(bytes.Clone(wa), big...)
 	for _, cfg := range testConfigs {
 		for in, wrap := range map[string]func(io.Reader) io.Reader{
@@ -360,7 +347,7 @@ func TestParallelIOTest(t *testing.T) {
 // TestParallelClose: Close stops the goroutines early, also while they
 // wait on the budget, and Read fails afterwards.
 func TestParallelClose(t *testing.T) {
-	f := lzopCached(t, testData(21<<20), "-1")
+	f := lzopCLI(t, testData(21<<20), "-1")
 	before := runtime.NumGoroutine()
 	for _, read := range []int{0, 1, 3 << 20} {
 		z, err := newParallelReader(bytes.NewReader(f), 4, parallelConfig{jobBlocks: 2, jobBytes: 1 << 20, budget: 2 << 20})
@@ -387,7 +374,7 @@ func TestParallelClose(t *testing.T) {
 // TestParallelInputOffset: InputOffset may be called while Read runs
 // (go test -race), and grows to the input size.
 func TestParallelInputOffset(t *testing.T) {
-	f := lzopCached(t, testData(21<<20), "-1")
+	f := lzopCLI(t, testData(21<<20), "-1")
 	z, err := NewReader(bytes.NewReader(f), 2)
 	if err != nil {
 		t.Fatal(err)
@@ -420,7 +407,7 @@ func TestParallelInputOffset(t *testing.T) {
 // TestParallelMemory: the split reads ahead of the output served by no
 // more than the budget, plus the job it is filling and the one served.
 func TestParallelMemory(t *testing.T) {
-	f := lzopCached(t, testData(21<<20), "-1")
+	f := lzopCLI(t, testData(21<<20), "-1")
 	offs := blockOffsets(f, flagAdler32D)
 	cfg := parallelConfig{jobBlocks: 4, jobBytes: 1 << 20, budget: 6 << 20}
 	z, err := newParallelReader(bytes.NewReader(f), 4, cfg)

@@ -22,8 +22,8 @@ func BenchmarkDecode(b *testing.B) {
 		name string
 		xz   []byte
 	}{
-		{"multi-block", compress(b, "bench-multi", data, "-6", "-T2", "--block-size=1MiB")},
-		{"single-block", compress(b, "bench-single", data, "-6", "-T1")},
+		{"multi-block", compress(b, data, "-6", "-T2", "--block-size=1MiB")},
+		{"single-block", compress(b, data, "-6", "-T1")},
 	}
 	// Small enough that the single block is decoded sequentially, as a
 	// large one-block file would be.

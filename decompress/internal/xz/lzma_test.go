@@ -9,10 +9,10 @@ import (
 	"hash/crc64"
 	"io"
 	"math/rand/v2"
-	"os/exec"
 	"testing"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 	xzdec "github.com/therootcompany/xz"
 )
 
@@ -53,10 +53,10 @@ func refDecode(in []byte, dictMax uint32) ([]byte, error) {
 // our decoder, in parallel (the default config) and sequentially (tiny
 // maxJob), and with therootcompany/xz: all must give the input back.
 func TestLZMA2Variants(t *testing.T) {
-	haveXZ(t)
+	sample.NeedTool(t, "xz")
 	m := mSmall // 256 KiB mixed
 	txt := textish(300<<10, 4)
-	rnd := randomBytes(200<<10, 5)
+	rnd := sample.Random(200<<10, 5)
 	half := append(append(bytes.Clone(txt[:100<<10]), rnd[:100<<10]...), make([]byte, 100<<10)...)
 	zeros := make([]byte, 3<<20+123)
 	big := textish(3<<20, 6) // wraps a sequential block's window
@@ -114,7 +114,7 @@ func TestFallbackFilters(t *testing.T) {
 	for _, args := range [][]string{{"--x86", "--lzma2=preset=1"}, {"--delta=dist=2", "--lzma2=preset=1"}, {"--arm", "--lzma2=preset=0"}} {
 		for _, bs := range []string{"-T1", "--block-size=64KiB"} {
 			data := mSmall
-			xz := compress(t, "filters", data, append([]string{bs}, args...)...)
+			xz := compress(t, data, append([]string{bs}, args...)...)
 			for _, cfg := range []config{defaultConfig, small} {
 				got, x, err := decode(bytes.NewReader(xz), 2, cfg)
 				if err != nil || !bytes.Equal(got, data) {
@@ -192,7 +192,7 @@ func rawLZMA2(t testing.TB, xz []byte) (raw []byte, dictProps byte) {
 // fails too.
 func TestLZMA2Corrupt(t *testing.T) {
 	data := textish(150<<10, 8)
-	xz := compress(t, "corrupt-src", data, "-T1", "--check=none", "--lzma2=preset=6,dict=1MiB")
+	xz := compress(t, data, "-T1", "--check=none", "--lzma2=preset=6,dict=1MiB")
 	raw, dp := rawLZMA2(t, xz)
 	stored := []byte{1, 0, 2, 'a', 'b', 'c'}
 	lz := raw[:len(raw)-1] // without the end marker
@@ -247,15 +247,15 @@ func TestLZMA2Corrupt(t *testing.T) {
 // decoder (in parallel and sequentially) and to therootcompany/xz: they
 // must agree.
 func FuzzLZMA2(f *testing.F) {
-	if _, err := exec.LookPath("xz"); err == nil {
+	if sample.Have("xz") {
 		txt := textish(20<<10, 12)
 		for _, args := range [][]string{
 			{"--lzma2=preset=0"}, {"--lzma2=preset=6,dict=4KiB"}, {"--lzma2=preset=1,lc=0,lp=2,pb=0"},
 		} {
-			raw, dp := rawLZMA2(f, compress(f, "fuzz-lzma2", txt, append([]string{"-T1", "--check=none"}, args...)...))
+			raw, dp := rawLZMA2(f, compress(f, txt, append([]string{"-T1", "--check=none"}, args...)...))
 			f.Add(raw, dp)
 		}
-		raw, dp := rawLZMA2(f, compress(f, "fuzz-lzma2-rnd", randomBytes(3000, 9), "-T1", "--check=none", "-0"))
+		raw, dp := rawLZMA2(f, compress(f, sample.Random(3000, 9), "-T1", "--check=none", "-0"))
 		f.Add(raw, dp)
 	}
 	f.Add([]byte{1, 0, 1, 'a', 'b', 0}, byte(0))

@@ -8,17 +8,19 @@ import (
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"testing/iotest"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 	xzdec "github.com/therootcompany/xz"
 )
 
-// mixed returns n bytes of random, text-like and zero runs.
+// mixed returns n bytes of random, text-like and zero runs, in pieces of
+// 16 to 216 KiB: larger than sample.Mixed's, so that some 48 KiB blocks
+// are all random and, in the small config, decoded sequentially.
 func mixed(n int, seed uint64) []byte {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	words := strings.Fields("the quick brown fox jumps over a lazy dog while bmap flashes images to block devices")
@@ -44,55 +46,10 @@ func mixed(n int, seed uint64) []byte {
 	return b
 }
 
-func randomBytes(n int, seed uint64) []byte {
-	rng := rand.New(rand.NewPCG(seed, 2))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
-	return b
-}
-
-var (
-	cacheMu sync.Mutex
-	cache   = map[string][]byte{}
-)
-
-func haveXZ(tb testing.TB) {
-	if _, err := exec.LookPath("xz"); err != nil {
-		tb.Skip("xz not installed")
-	}
-}
-
-// compress runs the real xz on data (named key for caching).
-func compress(tb testing.TB, key string, data []byte, args ...string) []byte {
+// compress compresses data with xz and args.
+func compress(tb testing.TB, data []byte, args ...string) []byte {
 	tb.Helper()
-	haveXZ(tb)
-	out, err := compressErr(key, data, args...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
-
-func compressErr(key string, data []byte, args ...string) ([]byte, error) {
-	k := key + " " + strings.Join(args, " ")
-	cacheMu.Lock()
-	c, ok := cache[k]
-	cacheMu.Unlock()
-	if ok {
-		return c, nil
-	}
-	cmd := exec.Command("xz", append([]string{"-c", "-q"}, args...)...)
-	cmd.Stdin = bytes.NewReader(data)
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("xz %v: %v", args, err)
-	}
-	cacheMu.Lock()
-	cache[k] = out
-	cacheMu.Unlock()
-	return out, nil
+	return sample.Compress(tb, data, "xz", append([]string{"-c", "-q"}, args...)...)
 }
 
 // small makes every path run on small inputs: blocks over 96 KiB
@@ -120,7 +77,7 @@ type spec struct {
 
 // compressAll compresses the specs concurrently (xz is the slow part).
 func compressAll(t *testing.T, specs []spec) []testCase {
-	haveXZ(t)
+	sample.NeedTool(t, "xz")
 	cs := make([]testCase, len(specs))
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
@@ -131,7 +88,7 @@ func compressAll(t *testing.T, specs []spec) []testCase {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out, err := compressErr(s.name, s.data, s.args...)
+			out, err := sample.CompressErr(s.data, "xz", append([]string{"-c", "-q"}, s.args...)...)
 			cs[i], errs[i] = testCase{s.name, s.data, out}, err
 		}()
 	}
@@ -151,7 +108,7 @@ var (
 // and corrupted.
 func cases(t *testing.T) []testCase {
 	zeros := make([]byte, 4<<20)
-	rnd := randomBytes(512<<10, 3)
+	rnd := sample.Random(512<<10, 3)
 	m, m2 := mBig, mSmall
 	specs := []spec{
 		{"T1", m, []string{"-T1", "-3"}},
@@ -347,7 +304,7 @@ func TestCorruption(t *testing.T) {
 func TestTrailingData(t *testing.T) {
 	data := mixed(200<<10, 5)
 	for _, args := range [][]string{{"-0", "-T1"}, {"-0", "-T2", "--block-size=32KiB"}} {
-		xz := compress(t, "trail", data, args...)
+		xz := compress(t, data, args...)
 		for _, tail := range []string{"garbage", "\x00\x00\x00\x00junk", "\xfd7zXY\x00\x00\x00\x00\x00\x00\x00\x00", "x"} {
 			for _, cfg := range []config{defaultConfig, small} {
 				got, _, err := decode(bytes.NewReader(append(bytes.Clone(xz), tail...)), 2, cfg)
@@ -405,7 +362,7 @@ func setCheck(b []byte, c byte) []byte {
 }
 
 func TestUnsupportedCheck(t *testing.T) {
-	xz := compress(t, "e", nil) // no blocks, so the check size does not matter
+	xz := compress(t, nil) // no blocks, so the check size does not matter
 	for _, c := range []byte{0x02, 0x05, 0x0f} {
 		_, _, err := decode(bytes.NewReader(setCheck(xz, c)), 1, defaultConfig)
 		if !errors.Is(err, fault.ErrUnsupported) {
@@ -419,7 +376,7 @@ func TestUnsupportedCheck(t *testing.T) {
 
 func TestMaxDict(t *testing.T) {
 	data := mixed(100<<10, 9)
-	xz := compress(t, "dict", data, "-6") // 8 MiB dictionary
+	xz := compress(t, data, "-6") // 8 MiB dictionary
 	for _, cfg := range []config{defaultConfig, small} {
 		x := newReader(bytes.NewReader(xz), 2, 1<<20, cfg)
 		_, err := io.ReadAll(x)
@@ -432,7 +389,7 @@ func TestMaxDict(t *testing.T) {
 
 func TestErrorOffset(t *testing.T) {
 	data := mBig
-	xz := compress(t, "off", data, "-0", "-T2", "--block-size=128KiB")
+	xz := compress(t, data, "-0", "-T2", "--block-size=128KiB")
 	blocks := blockOffsets(t, xz)
 	if len(blocks) < 5 {
 		t.Fatalf("%d blocks", len(blocks))
@@ -472,7 +429,7 @@ func blockOffsets(t *testing.T, b []byte) []int {
 
 func TestClose(t *testing.T) {
 	data := mBig
-	xz := compress(t, "T2-bs", data, "-T2", "-1", "--block-size=64KiB")
+	xz := compress(t, data, "-T2", "-1", "--block-size=64KiB")
 	for _, cfg := range []config{defaultConfig, small} {
 		x := newReader(bytes.NewReader(xz), 2, 0, cfg)
 		buf := make([]byte, 1000)
@@ -490,15 +447,15 @@ func TestClose(t *testing.T) {
 
 // FuzzReader: never panic; agree with therootcompany's sequential reader.
 func FuzzReader(f *testing.F) {
-	if _, err := exec.LookPath("xz"); err == nil {
+	if sample.Have("xz") {
 		data := mixed(40<<10, 11)
 		for _, args := range [][]string{
 			{"-T1"}, {"-T2", "--block-size=8KiB"}, {"-T1", "--block-size=8KiB", "--check=sha256"},
 			{"--check=none", "-T2", "--block-size=16KiB"}, {"--check=crc32"}, {"--x86", "--lzma2=preset=0"},
 		} {
-			f.Add(compress(f, "fuzz", data, args...))
+			f.Add(compress(f, data, args...))
 		}
-		e := compress(f, "fuzz-empty", nil)
+		e := compress(f, nil)
 		f.Add(append(append(bytes.Clone(e), 0, 0, 0, 0), e...))
 	}
 	f.Add([]byte(headerMagic))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 	kzstd "github.com/klauspost/compress/zstd"
 )
 
@@ -29,10 +30,10 @@ func BenchmarkDecode(b *testing.B) {
 			}})
 		}
 	}
-	haveTool(b, "zstd")
-	data := sparse(b, 64<<20, 1)
+	sample.NeedTool(b, "zstd")
+	data := sample.Sparse(64<<20, 1)
 	for _, lvl := range []string{"-3", "-19"} {
-		comp := compress(b, "sparse64", data, "zstd", lvl)
+		comp := compress(b, data, "zstd", lvl)
 		inputs = append(inputs, input{"sparse64" + lvl, func() (io.ReadCloser, int64) {
 			return io.NopCloser(bytes.NewReader(comp)), int64(len(data))
 		}})

@@ -3,10 +3,10 @@ package zstd
 import (
 	"bytes"
 	"io"
-	"os/exec"
 	"testing"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 	kzstd "github.com/klauspost/compress/zstd"
 )
 
@@ -16,10 +16,10 @@ import (
 func FuzzReader(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(skippable(3, []byte("abc")))
-	if _, err := exec.LookPath("zstd"); err == nil {
-		for i, in := range [][]byte{text(3000), mixed(40<<10, 1), randomBytes(2000, 1), []byte("a"), {}} {
+	if sample.Have("zstd") {
+		for _, in := range [][]byte{sample.Text(3000), sample.Mixed(40<<10, 1), sample.Random(2000, 1), []byte("a"), {}} {
 			for _, lvl := range []string{"-1", "-3", "-19", "--no-check"} {
-				f.Add(compress(f, "fuzz"+string(rune('a'+i)), in, "zstd", lvl))
+				f.Add(compress(f, in, "zstd", lvl))
 			}
 		}
 	}
@@ -53,7 +53,7 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("klauspost decodes %d bytes, we fail: %v", len(want), err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Fatalf("output differs from klauspost's (%d vs %d bytes) at %d", len(got), len(want), firstDiff(got, want))
+			t.Fatalf("output differs from klauspost's (%d vs %d bytes) at %d", len(got), len(want), sample.FirstDiff(got, want))
 		}
 	})
 }

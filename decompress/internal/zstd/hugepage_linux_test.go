@@ -8,14 +8,16 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 )
 
 // TestWindowBufferHugePages checks that the window buffer lies in memory
 // the kernel was asked to back with huge pages: its middle is in a mapping
 // whose VmFlags (in /proc/self/smaps) carry "hg" (MADV_HUGEPAGE).
 func TestWindowBufferHugePages(t *testing.T) {
-	data := text(1 << 20)
-	z := NewReader(bytes.NewReader(compress(t, "text", data, "zstd")), 0)
+	data := sample.Text(1 << 20)
+	z := NewReader(bytes.NewReader(compress(t, data, "zstd")), 0)
 	defer z.Close()
 	if _, err := io.ReadFull(z, make([]byte, 1)); err != nil {
 		t.Fatal(err)

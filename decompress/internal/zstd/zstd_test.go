@@ -3,157 +3,26 @@ package zstd
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 	"github.com/cespare/xxhash/v2"
 	kzstd "github.com/klauspost/compress/zstd"
 )
 
-// sparse returns n bytes like a sparse disk image: pieces of real files
-// (from /usr/bin, /usr/share) between long runs of zeros.
-func sparse(tb testing.TB, n int, seed uint64) []byte {
+// compress compresses data, as a file (zstd records the content size of
+// a file), with tool (zstd or pzstd) and args.
+func compress(tb testing.TB, data []byte, tool string, args ...string) []byte {
 	tb.Helper()
-	key := fmt.Sprintf("sparse %d %d", n, seed)
-	cacheMu.Lock()
-	defer cacheMu.Unlock()
-	if b, ok := cache[key]; ok {
-		return b
-	}
-	rng := rand.New(rand.NewPCG(seed, 3))
-	files := sampleFiles()
-	b := make([]byte, 0, n)
-	for len(b) < n {
-		switch rng.IntN(4) {
-		case 0:
-			b = append(b, make([]byte, min(n-len(b), 4096*(1+rng.IntN(512))))...)
-		default:
-			if len(files) == 0 {
-				b = append(b, mixed(min(n-len(b), 64<<10), rng.Uint64())...)
-				continue
-			}
-			data, err := os.ReadFile(files[rng.IntN(len(files))])
-			if err != nil {
-				continue
-			}
-			b = append(b, data[:min(len(data), n-len(b), 1<<20)]...)
-		}
-	}
-	cache[key] = b
-	return b
-}
-
-// sampleFiles lists files whose bytes make the sparse samples.
-var sampleFiles = sync.OnceValue(func() []string {
-	var files []string
-	for _, dir := range []string{"/usr/bin", "/usr/share/doc", "/usr/share/perl5", "/usr/lib/x86_64-linux-gnu"} {
-		filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.Type().IsRegular() && len(files) < 4000 {
-				files = append(files, p)
-			}
-			return nil
-		})
-	}
-	return files
-})
-
-// mixed returns n bytes of random, text-like and zero runs.
-func mixed(n int, seed uint64) []byte {
-	rng := rand.New(rand.NewPCG(seed, 1))
-	words := strings.Fields("the quick brown fox jumps over a lazy dog while bmap flashes images to block devices")
-	b := make([]byte, 0, n)
-	for len(b) < n {
-		seg := 1<<10 + rng.IntN(64<<10)
-		end := min(n, len(b)+seg)
-		switch rng.IntN(4) {
-		case 0:
-			for len(b) < end {
-				b = append(b, byte(rng.Uint32()))
-			}
-		case 1:
-			for len(b) < end {
-				b = append(b, words[rng.IntN(len(words))]...)
-				b = append(b, ' ')
-			}
-			b = b[:end]
-		case 2:
-			c := byte(rng.Uint32())
-			for len(b) < end {
-				b = append(b, c)
-			}
-		default:
-			b = append(b, make([]byte, end-len(b))...)
-		}
-	}
-	return b
-}
-
-func text(n int) []byte {
-	var b bytes.Buffer
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "line %d: the quick brown fox %d jumps over the lazy dog %x\n", i, i*i, i*7919)
-	}
-	return b.Bytes()[:n]
-}
-
-func randomBytes(n int, seed uint64) []byte {
-	rng := rand.New(rand.NewPCG(seed, 2))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
-	return b
-}
-
-var (
-	cacheMu sync.Mutex
-	cache   = map[string][]byte{}
-)
-
-func haveTool(tb testing.TB, name string) {
-	if _, err := exec.LookPath(name); err != nil {
-		tb.Skipf("%s not installed: needed to make test input", name)
-	}
-}
-
-// compress runs the zstd CLI (or another tool) on data.
-func compress(tb testing.TB, key string, data []byte, tool string, args ...string) []byte {
-	tb.Helper()
-	haveTool(tb, tool)
-	k := key + " " + tool + " " + strings.Join(args, " ")
-	cacheMu.Lock()
-	c, ok := cache[k]
-	cacheMu.Unlock()
-	if ok {
-		return c
-	}
-	dir := tb.TempDir()
-	in := filepath.Join(dir, "in")
-	if err := os.WriteFile(in, data, 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	args = append(append([]string{"-q", "-c"}, args...), in)
-	cmd := exec.Command(tool, args...)
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("%s %v: %v: %s", tool, args, err, stderr.String())
-	}
-	cacheMu.Lock()
-	cache[k] = out.Bytes()
-	cacheMu.Unlock()
-	return out.Bytes()
+	return sample.CompressFile(tb, data, "in", tool, append([]string{"-q", "-c"}, args...)...)
 }
 
 func decodeAll(r io.Reader, maxWindow uint64) ([]byte, *Reader, error) {
@@ -183,7 +52,7 @@ func checkSame(t *testing.T, name string, comp, want []byte) {
 		t.Fatalf("%s: %v", name, err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("%s: output differs from the input (%d bytes, want %d) at %d", name, len(got), len(want), firstDiff(got, want))
+		t.Fatalf("%s: output differs from the input (%d bytes, want %d) at %d", name, len(got), len(want), sample.FirstDiff(got, want))
 	}
 	if z.InputOffset() != int64(len(comp)) {
 		t.Errorf("%s: InputOffset %d, want %d", name, z.InputOffset(), len(comp))
@@ -197,35 +66,26 @@ func checkSame(t *testing.T, name string, comp, want []byte) {
 	}
 }
 
-func firstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
-}
-
 func TestSmoke(t *testing.T) {
-	data := text(100000)
-	comp := compress(t, "smoke", data, "zstd")
+	data := sample.Text(100000)
+	comp := compress(t, data, "zstd")
 	checkSame(t, "text", comp, data)
 }
 
 // samples are the test inputs, made at test time.
 func samples(t testing.TB) map[string][]byte {
 	return map[string][]byte{
-		"sparse": sparse(t, 6<<20, 7),
-		"text":   text(1 << 20),
-		"random": randomBytes(1<<20, 5),
-		"mixed":  mixed(2<<20, 9),
+		"sparse": sample.Sparse(6<<20, 7),
+		"text":   sample.Text(1 << 20),
+		"random": sample.Random(1<<20, 5),
+		"mixed":  sample.Mixed(2<<20, 9),
 		"empty":  {},
 		"small":  []byte("hello, zstd\n"),
 	}
 }
 
 func TestCLI(t *testing.T) {
-	haveTool(t, "zstd")
+	sample.NeedTool(t, "zstd")
 	data := samples(t)
 	opts := [][]string{
 		{"-1"}, {"-3"}, {"-9"}, {"-19"}, {"--long=27", "-3"}, {"-T2", "-3"}, {"--no-check"},
@@ -237,14 +97,14 @@ func TestCLI(t *testing.T) {
 				continue // slow to make; covered by "mixed"
 			}
 			t.Run(name+strings.Join(o, ""), func(t *testing.T) {
-				comp := compress(t, name, in, "zstd", o...)
+				comp := compress(t, in, "zstd", o...)
 				checkSame(t, name, comp, in)
 			})
 		}
 	}
 	// --ultra -22 on a small input (large windows are slow to make).
-	small := mixed(300<<10, 11)
-	checkSame(t, "ultra", compress(t, "small", small, "zstd", "--ultra", "-22"), small)
+	small := sample.Mixed(300<<10, 11)
+	checkSame(t, "ultra", compress(t, small, "zstd", "--ultra", "-22"), small)
 	// A stream piped through zstd has no content size and several blocks.
 	cmd := exec.Command("sh", "-c", "zstd -q -3 -c | cat")
 	cmd.Stdin = bytes.NewReader(data["sparse"])
@@ -256,9 +116,9 @@ func TestCLI(t *testing.T) {
 }
 
 func TestPzstd(t *testing.T) {
-	haveTool(t, "pzstd")
-	data := sparse(t, 12<<20, 3)
-	comp := compress(t, "sparse12", data, "pzstd", "-p", "2")
+	sample.NeedTool(t, "pzstd")
+	data := sample.Sparse(12<<20, 3)
+	comp := compress(t, data, "pzstd", "-p", "2")
 	checkSame(t, "pzstd", comp, data)
 }
 
@@ -270,11 +130,11 @@ func skippable(n byte, payload []byte) []byte {
 }
 
 func TestConcatenated(t *testing.T) {
-	haveTool(t, "zstd")
-	a, b := text(200<<10), mixed(1<<20, 3)
-	ca := compress(t, "a", a, "zstd", "-3")
-	cb := compress(t, "b", b, "zstd", "-19", "--no-check")
-	ce := compress(t, "empty", nil, "zstd")
+	sample.NeedTool(t, "zstd")
+	a, b := sample.Text(200<<10), sample.Mixed(1<<20, 3)
+	ca := compress(t, a, "zstd", "-3")
+	cb := compress(t, b, "zstd", "-19", "--no-check")
+	ce := compress(t, nil, "zstd")
 	var comp, want []byte
 	comp = append(comp, skippable(0, []byte("pzstd-like header"))...)
 	comp = append(comp, ca...)
@@ -305,9 +165,9 @@ func TestEmptyInput(t *testing.T) {
 }
 
 func TestTruncated(t *testing.T) {
-	haveTool(t, "zstd")
-	data := mixed(400<<10, 21)
-	f := compress(t, "trunc", data, "zstd", "-3")
+	sample.NeedTool(t, "zstd")
+	data := sample.Mixed(400<<10, 21)
+	f := compress(t, data, "zstd", "-3")
 	comp := append(append(skippable(2, []byte("abc")), f...), f...)
 	boundary := map[int]bool{11: true, 11 + len(f): true} // valid ends
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -335,10 +195,10 @@ func TestTruncated(t *testing.T) {
 }
 
 func TestCorrupt(t *testing.T) {
-	haveTool(t, "zstd")
-	data := sparse(t, 1<<20, 4)
+	sample.NeedTool(t, "zstd")
+	data := sample.Sparse(1<<20, 4)
 	for _, level := range []string{"-1", "-3", "-19"} {
-		comp := compress(t, "corrupt", data, "zstd", level)
+		comp := compress(t, data, "zstd", level)
 		rng := rand.New(rand.NewPCG(2, 2))
 		for i := range 300 {
 			bad := append([]byte{}, comp...)
@@ -369,9 +229,9 @@ func TestCorrupt(t *testing.T) {
 }
 
 func TestChecksumMismatch(t *testing.T) {
-	haveTool(t, "zstd")
-	data := text(300 << 10)
-	comp := compress(t, "text300", data, "zstd", "-3")
+	sample.NeedTool(t, "zstd")
+	data := sample.Text(300 << 10)
+	comp := compress(t, data, "zstd", "-3")
 	bad := append([]byte{}, comp...)
 	bad[len(bad)-1] ^= 1
 	_, _, err := decodeAll(bytes.NewReader(bad), 0)
@@ -385,9 +245,9 @@ func TestChecksumMismatch(t *testing.T) {
 }
 
 func TestTrailingData(t *testing.T) {
-	haveTool(t, "zstd")
-	data := mixed(500<<10, 5)
-	comp := compress(t, "trail", data, "zstd", "-3")
+	sample.NeedTool(t, "zstd")
+	data := sample.Mixed(500<<10, 5)
+	comp := compress(t, data, "zstd", "-3")
 	for _, trail := range []string{"\x00", "\x00\x00\x00\x00\x00\x00", "garbage after the frame", "\x28\xb5\x2f"[:0] + "x"} {
 		in := append(append([]byte{}, comp...), trail...)
 		got, z, err := decodeAll(bytes.NewReader(in), 0)
@@ -408,9 +268,9 @@ func TestTrailingData(t *testing.T) {
 }
 
 func TestMaxWindow(t *testing.T) {
-	haveTool(t, "zstd")
-	data := mixed(3<<20, 6)
-	comp := compress(t, "win", data, "zstd", "-3", "--no-content-size")
+	sample.NeedTool(t, "zstd")
+	data := sample.Mixed(3<<20, 6)
+	comp := compress(t, data, "zstd", "-3", "--no-content-size")
 	_, _, err := decodeAll(bytes.NewReader(comp), 1<<20)
 	if !errors.Is(err, fault.ErrUnsupported) {
 		t.Fatalf("window above the limit: %v, want fault.ErrUnsupported", err)
@@ -437,9 +297,9 @@ func TestErrorString(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	haveTool(t, "zstd")
-	data := sparse(t, 6<<20, 7)
-	comp := compress(t, "sparse", data, "zstd", "-3")
+	sample.NeedTool(t, "zstd")
+	data := sample.Sparse(6<<20, 7)
+	comp := compress(t, data, "zstd", "-3")
 	z := NewReader(bytes.NewReader(comp), 0)
 	buf := make([]byte, 1000)
 	if _, err := io.ReadFull(z, buf); err != nil {
@@ -455,9 +315,9 @@ func TestClose(t *testing.T) {
 
 // TestSmallReads reads with tiny buffers and a one-byte-at-a-time input.
 func TestSmallReads(t *testing.T) {
-	haveTool(t, "zstd")
-	data := mixed(300<<10, 8)
-	comp := compress(t, "smallreads", data, "zstd", "-3")
+	sample.NeedTool(t, "zstd")
+	data := sample.Mixed(300<<10, 8)
+	comp := compress(t, data, "zstd", "-3")
 	z := NewReader(iotest.OneByteReader(bytes.NewReader(comp)), 0)
 	defer z.Close()
 	var out []byte
@@ -481,8 +341,8 @@ func TestHashZeros(t *testing.T) {
 	for _, pre := range []int{0, 1, 31, 32, 33, 100} {
 		for _, n := range []int64{0, 1, 31, 32, 2079, 2080, 2081, 4096, 100000, 1 << 20} {
 			a, b := xxhash.New(), xxhash.New()
-			a.Write(text(pre))
-			b.Write(text(pre))
+			a.Write(sample.Text(pre))
+			b.Write(sample.Text(pre))
 			a.Write(make([]byte, n))
 			hashZeros(b, n)
 			b.Write([]byte("tail"))
@@ -497,9 +357,9 @@ func TestHashZeros(t *testing.T) {
 // TestGoroutines checks that Close stops the goroutines, whether the
 // stream was read to its end, partly, or not at all.
 func TestGoroutines(t *testing.T) {
-	haveTool(t, "zstd")
-	data := sparse(t, 6<<20, 7)
-	comp := compress(t, "sparse", data, "zstd", "-3")
+	sample.NeedTool(t, "zstd")
+	data := sample.Sparse(6<<20, 7)
+	comp := compress(t, data, "zstd", "-3")
 	before := runtime.NumGoroutine()
 	for _, n := range []int{0, 1, 3 << 20, len(data) + 1} {
 		z := NewReader(bytes.NewReader(comp), 0)
@@ -527,9 +387,9 @@ func (e *errReader) Read(p []byte) (int, error) {
 }
 
 func TestReaderError(t *testing.T) {
-	haveTool(t, "zstd")
-	data := mixed(1<<20, 12)
-	comp := compress(t, "rerr", data, "zstd", "-3")
+	sample.NeedTool(t, "zstd")
+	data := sample.Mixed(1<<20, 12)
+	comp := compress(t, data, "zstd", "-3")
 	_, _, err := decodeAll(&errReader{bytes.NewReader(comp[:len(comp)/2])}, 0)
 	var e *fault.Error
 	if !errors.Is(err, errRead) || !errors.As(err, &e) || e.Kind != nil {
@@ -540,9 +400,9 @@ func TestReaderError(t *testing.T) {
 // TestInputOffset checks that InputOffset grows with the output and ends
 // at the input's size.
 func TestInputOffset(t *testing.T) {
-	haveTool(t, "zstd")
-	data := sparse(t, 6<<20, 7)
-	comp := compress(t, "sparse", data, "zstd", "-3")
+	sample.NeedTool(t, "zstd")
+	data := sample.Sparse(6<<20, 7)
+	comp := compress(t, data, "zstd", "-3")
 	z := NewReader(bytes.NewReader(comp), 0)
 	defer z.Close()
 	buf := make([]byte, 100<<10)
@@ -569,9 +429,9 @@ func TestInputOffset(t *testing.T) {
 // TestWindowSingleSegment checks the window limit on a frame whose
 // window is its content size.
 func TestWindowSingleSegment(t *testing.T) {
-	haveTool(t, "zstd")
-	data := mixed(200<<10, 13)
-	comp := compress(t, "single", data, "zstd", "-3")
+	sample.NeedTool(t, "zstd")
+	data := sample.Mixed(200<<10, 13)
+	comp := compress(t, data, "zstd", "-3")
 	if comp[4]&0x20 == 0 {
 		t.Skip("zstd did not write a single-segment frame")
 	}
@@ -599,9 +459,9 @@ func (b *blockingReader) Read(p []byte) (int, error) {
 
 // TestCloseDuringRead closes the Reader while a Read waits for input.
 func TestCloseDuringRead(t *testing.T) {
-	haveTool(t, "zstd")
-	data := mixed(1<<20, 14)
-	comp := compress(t, "closeread", data, "zstd", "-3")
+	sample.NeedTool(t, "zstd")
+	data := sample.Mixed(1<<20, 14)
+	comp := compress(t, data, "zstd", "-3")
 	br := &blockingReader{data: comp[:len(comp)/2], release: make(chan struct{})}
 	defer close(br.release)
 	z := NewReader(br, 0)
@@ -628,10 +488,10 @@ func TestCloseDuringRead(t *testing.T) {
 // bad bytes are skipped), and a truncated stream fails Discard as it
 // fails Read.
 func TestDiscard(t *testing.T) {
-	haveTool(t, "zstd")
+	sample.NeedTool(t, "zstd")
 	rng := rand.New(rand.NewPCG(3, 4))
 	for name, data := range samples(t) {
-		comp := compress(t, name, data, "zstd")
+		comp := compress(t, data, "zstd")
 		z := NewReader(bytes.NewReader(comp), 0)
 		pos := 0
 		for pos < len(data) {
@@ -659,8 +519,8 @@ func TestDiscard(t *testing.T) {
 		z.Close()
 	}
 
-	data := sparse(t, 1<<20, 4)
-	comp := compress(t, "corrupt", data, "zstd", "-3")
+	data := sample.Sparse(1<<20, 4)
+	comp := compress(t, data, "zstd", "-3")
 	bad := bytes.Clone(comp)
 	bad[len(bad)-1] ^= 1 // the content checksum
 	z := NewReader(bytes.NewReader(bad), 0)
