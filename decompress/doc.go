@@ -125,12 +125,14 @@
 //
 // # Formats, libraries and why
 //
-// Speeds are single-stream decode rates from ../shared/research/golibs.md
-// (4 GiB image, 2-core VM).
+// Each format goes to the fastest decoder we have measured; where no Go
+// library was fast enough, the decoder is our own. The measurements are in
+// README.md, next to this file, and in the README.md of each decoder's
+// package.
 //
 //   - gzip: internal/gz, our own inflate on its own goroutine (so it
-//     overlaps hashing and writing): about 1.7x klauspost/compress/gzip
-//     (itself 1.25x compress/gzip) on the benchmark image, mostly from
+//     overlaps hashing and writing), faster than klauspost/compress/gzip
+//     (itself faster than compress/gzip) on disk images, mostly from
 //     writing the output once, linearly, and filling runs of zeros at
 //     memory speed. pigz output could be decoded in parallel (rapidgzip's
 //     method); on two cores that gained nothing. See its package doc.
@@ -138,8 +140,9 @@
 //     method: blocks found by their bit-aligned magics and decoded on
 //     GOMAXPROCS goroutines, a false magic merged with the next segment),
 //     so bzip2, pbzip2 and lbzip2 files all decode in parallel, with our
-//     own block decoder (2.3x less CPU than dsnet/compress/bzip2, which is
-//     itself 1.7x compress/bzip2). See its package doc.
+//     own block decoder (less than half the CPU time of
+//     dsnet/compress/bzip2, itself faster than compress/bzip2). See its
+//     package doc.
 //   - xz: internal/xz, our block-parallel streaming decoder: blocks with
 //     sizes in their headers (xz -T, the default since xz 5.6) decode in
 //     parallel; a block too large for the memory budget (xz -T1, xz -9)
@@ -152,20 +155,20 @@
 //     (WithDecoderConcurrency(1), the fastest Go decoder) fills RLE blocks
 //     a byte at a time, which was half its time on a disk image whose
 //     zeros are RLE blocks, and hashes on its decoding goroutine. Ours
-//     passes runs of zeros to Read as counts, checks the xxHash on the
-//     reading goroutine, and decodes the 4 GiB benchmark image 25-30%
-//     faster than klauspost alone. Frame checksums and content sizes are
-//     verified; dictionaries are refused. See its package doc.
-//   - lz4: pierrec/lz4/v4 with ConcurrencyOption(2), 4149 MB/s against
-//     3102 MB/s sequential. Its reader goroutine reads ahead; Close waits
+//     passes runs of zeros to Read as counts and checks the xxHash on the
+//     reading goroutine. Frame checksums and content sizes are verified;
+//     dictionaries are refused. See its package doc.
+//   - lz4: pierrec/lz4/v4 with ConcurrencyOption(2), faster than its
+//     sequential reader. Its reader goroutine reads ahead; Close waits
 //     until it no longer touches r. Content and block checksums are
 //     verified when present (lz4 writes the content checksum by default).
 //     The legacy format (lz4 -l) has neither end marker nor checksum, so a
 //     cut at a block boundary cannot be detected; such files get a note.
 //   - lzo: internal/lzop parses the container (no Go library does) and
 //     decodes its independent blocks on GOMAXPROCS goroutines with its own
-//     LZO1X decoder (4-5x less CPU than anchore/go-lzo); Adler-32 and CRC-32
-//     of decompressed and compressed blocks and of the header are verified.
+//     LZO1X decoder (several times faster than anchore/go-lzo); Adler-32
+//     and CRC-32 of decompressed and compressed blocks and of the header
+//     are verified.
 //   - zip: archive/zip (with klauspost's flate registered) when seekable,
 //     else our local-header reader over klauspost/compress/flate.
 //   - tar: archive/tar.

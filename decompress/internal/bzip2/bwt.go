@@ -8,13 +8,12 @@ package bzip2
 // row of the original string spells the block.
 //
 // The links fill a table of 3.6 MB for a level-9 block, and each step of
-// the walk depends on the previous one: on the 2-core AMD EPYC VMs we
-// measured, a step then costs a cache (and TLB) miss: 70-180 ns on a
-// random permutation, and the walk was 70% of dsnet's time on real images.
-// Two walks at once (forward from the original row and backward from the
-// block's end) gained only 1.4×. So the walk is cut into many short
-// chains that run interleaved, 12 at a time, for memory-level parallelism
-// (11-25 ns a byte on a random permutation, about 5 on real blocks):
+// the walk depends on the previous one, so a step costs a cache (and TLB)
+// miss, and the walk was most of dsnet's time on real images. Two walks
+// at once (forward from the original row and backward from the block's
+// end) gained little. So the walk is cut into many short chains that run
+// interleaved, 12 at a time, for memory-level parallelism (the figures are
+// in README.md):
 //
 //   - every row whose index is a multiple of 512, and the original row,
 //     starts a chain; the table entry of each row that links to a start

@@ -7,12 +7,11 @@
 // The block decoder is our own, written from the format (block.go: the
 // header, Huffman tables, move-to-front and runs; bwt.go: the inverse
 // Burrows-Wheeler transform; crc.go), for speed. dsnet/compress/bzip2,
-// which decoded the blocks before, spent 70% of its time in the inverse
+// which decoded the blocks before, spent most of its time in the inverse
 // BWT, whose plain walk takes a cache miss per byte; ours walks 12 chains
-// at once, and decodes the symbols in loops without calls. On a 512 MiB
-// ext4 image compressed by pbzip2 -9 it uses 10.7 CPU seconds where the
-// dsnet-based decoder used 24.4 and pbzip2 -dc 20 (2-core AMD EPYC VM).
-// dsnet is now only the reference the tests compare with. Blocks with the
+// at once, and decodes the symbols in loops without calls, for less than
+// half dsnet's CPU time (the measurements are in README.md, next to this
+// file). dsnet is now only the reference the tests compare with. Blocks with the
 // randomised bit (written by bzip2 0.9.0, in 1998) are an error, as they
 // were with dsnet.
 //

@@ -31,7 +31,7 @@ type parallelConfig struct {
 	budget    int64 // bytes (input + output) held by the jobs in flight
 }
 
-// 8 lzop blocks (256 KiB each) per job measured best (golibs.md §6).
+// 8 lzop blocks (256 KiB each) per job measured best (README.md).
 var defaultParallel = parallelConfig{jobBlocks: 8, jobBytes: 2 << 20, budget: 32 << 20}
 
 type parallel struct {

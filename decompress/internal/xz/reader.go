@@ -35,17 +35,13 @@
 // exactly what XZ Embedded accepts (FuzzLZMA2 compares them), and is
 // faster: it keeps the range decoder in local variables, decodes bit
 // trees without branches (literals loading the next probabilities
-// ahead), copies matches word-wise (therootcompany copies byte by byte) and clears runs
-// of zeros at memory speed. CRC-64, the default check, is computed with
-// hash/crc64 except over 4 KiB blocks of zeros, applied in one step
-// (crc64.go): on a disk image it would otherwise take about as long as
-// decoding them. Measured on 2 cores (decompress BenchmarkDecodeFiles
-// against xz -dc -T1, liblzma 5.4.1), a 4 GiB ext4 image (1.2 GiB of
-// data, the rest zeros) in one block: 20.9 s (therootcompany/xz: 41.2 s;
-// xz: 28.1 s); its first 512 MiB, dense data: 7.8 s (13.9 s; xz: 8.6 s);
-// the image in 171 blocks of 24 MiB: 12.1 s (30.8 s on 2 cores; xz:
-// 31.2 s on one). On dense data alone our decoder is about as fast as
-// liblzma (within 10 %), on runs of zeros several times faster.
+// ahead), copies matches word-wise (therootcompany copies byte by byte)
+// and clears runs of zeros at memory speed. CRC-64, the default check, is
+// computed with hash/crc64 except over 4 KiB blocks of zeros, applied in
+// one step (crc64.go): on a disk image it would otherwise take about as
+// long as decoding them. On dense data our decoder is about as fast as
+// liblzma, on runs of zeros several times faster; the measurements are in
+// README.md, next to this file.
 //
 // The index is checked against the blocks seen (count and sizes, by a
 // SHA-256 over the records, and its CRC32), the footer against the

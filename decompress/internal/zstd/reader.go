@@ -14,17 +14,16 @@
 // Read is reading. When the buffer fills, its last window bytes slide to
 // the front; a finished Reader's buffer goes to a pool for the next. On
 // Linux the buffer is advised to transparent huge pages (see
-// adviseHugePages): a zst copy of the benchmark image then takes 2.88
-// CPU-seconds instead of 3.03 (medians of 7 alternated runs). A
-// second goroutine (input.fetch) reads the compressed input ahead, so the
-// read system calls run beside the decoder too.
+// adviseHugePages), which makes a copy cheaper. A second goroutine
+// (input.fetch) reads the compressed input ahead, so the read system
+// calls run beside the decoder too.
 //
 // Runs of zeros (RLE blocks of byte 0, most of a sparse disk image) are
 // not written to the buffer at all: they are counted and handed to Read
 // as a number of zeros, which Read clears in the caller's buffer and
-// Discard skips without writing them anywhere (a copy skipping an
-// image's holes: 3.50 against 3.28 CPU-seconds for a zst copy); only
-// the last window bytes of a run are written, when a later block may
+// Discard skips without writing them anywhere (a copy that skips an
+// image's holes saves the time of writing them); only the last window
+// bytes of a run are written, when a later block may
 // refer to them. Other RLE blocks are filled by doubling copies, raw
 // blocks copied. Literals are decoded with a single-symbol Huffman
 // table (2^maxBits entries), four streams interleaved with 64-bit bit
@@ -42,20 +41,10 @@
 // a crash. Dictionaries are not supported (fault.ErrUnsupported), nor windows
 // above maxWindow.
 //
-// Measured on a shared 2-core VM (noisy: figures vary by 10-20 %), on
-// a 4 GiB ext4 image (1.29 GB of data, 3.05 GB of zeros in 11 runs)
-// compressed by zstd -3 (363 MB, 2 MiB window, 64 M sequences):
-// decoding it alone (BenchmarkDecodeFiles in package decompress) takes
-// 1.40-1.46 s wall, 1.7 s CPU, and 1.50-1.72 s on one core (GOMAXPROCS=1;
-// klauspost/compress/zstd, one goroutine: 2.3-2.9 s on two, 2.4 s on one;
-// before sequences were copied through unsafe pointers, ours took 1.66 and
-// 1.75 s). The decoding goroutine spends about 70 % of its time executing
-// sequences (the rest: Huffman literals 10 %, tables, input); Read about
-// 0.3 s, mostly
-// hashing (runs of zeros are hashed lane-wise without touching memory,
-// checksum.go). BenchmarkDecode, MB/s of output, ours vs klauspost: the
-// image 2490 vs 1940; a 64 MiB sparse sample (pieces of /usr files,
-// zero runs up to 2 MiB) at -3 3160 vs 2200, at -19 2020 vs 1370.
+// The decoder is faster than klauspost/compress/zstd on disk images
+// (runs of zeros, and the hashing off the decoding goroutine); the
+// measurements are in README.md, next to this file, and BenchmarkDecode
+// repeats them.
 package zstd
 
 import (
@@ -81,9 +70,8 @@ const chunkMax = 1 << 20
 // the decoder runs ahead while Read is busy, with a run of zeros say,
 // or waits for its caller's pipeline. Each wait costs more than the
 // wait itself: on two cores, a decoder that blocks and is woken again
-// queues for a processor behind the hashing and writing goroutines. A
-// copy of the benchmark image: median 2.39 s with 16, 2.69 s with 4 (7
-// runs each, alternated).
+// queues for a processor behind the hashing and writing goroutines: a
+// copy of the benchmark image is faster with 16 than with 4 (README.md).
 const inFlight = 16
 
 // bufExtra is the window buffer's room beyond the window (K in decoder)

@@ -196,8 +196,8 @@ func (d *decoder) copyLits(lits []byte) error {
 // blockStart+blockMax (see decoder), and lits has at least 16 bytes of
 // capacity past its end (d.literals sees to it), so short literal runs
 // and matches are copied 16 bytes at a time, past their end, through
-// unsafe pointers: the bounds checks of slicing cost about 6 % of the
-// decoding time, and the checks above each copy already keep it inside
+// unsafe pointers: the bounds checks of slicing cost a few percent of the
+// decoding time (README.md), and the checks above each copy keep it inside
 // buf and lits (ll+ml <= end-op, minSrc <= src < op, lp+ll <= len(lits),
 // and the room checked before the loop). The bit
 // reader is kept in local variables (v, u, p: backReader's value, used,
