@@ -30,7 +30,10 @@
 // readers; sequences with FSE tables whose entries carry the code's
 // baseline and extra bits, the bit reader in local variables. Literal
 // runs up to 16 bytes and matches up to 32 bytes (offset at least 16)
-// are copied 16 bytes at a time into the buffer's slack; longer matches
+// are copied 16 bytes at a time into the buffer's slack, through unsafe
+// pointers once the bounds are checked (copy_unsafe.go; the purego build
+// tag selects a bounds-checked twin, which CI tests too, as it runs the
+// fuzz corpus under the race detector's pointer checks); longer matches
 // by copy, short overlapping ones by doubling copies.
 //
 // Checks: every size and index is bounds-checked against the block, the

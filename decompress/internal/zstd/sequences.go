@@ -1,9 +1,6 @@
 package zstd
 
-import (
-	"encoding/binary"
-	"unsafe"
-)
+import "encoding/binary"
 
 // Codes of literal lengths, match lengths and offsets (RFC 8878
 // 3.1.1.3.2.1.1): a code stands for a baseline plus a number of extra
@@ -195,11 +192,12 @@ func (d *decoder) copyLits(lits []byte) error {
 // lowest buffer index it may copy from. The buffer has slack after
 // blockStart+blockMax (see decoder), and lits has at least 16 bytes of
 // capacity past its end (d.literals sees to it), so short literal runs
-// and matches are copied 16 bytes at a time, past their end, through
-// unsafe pointers: the bounds checks of slicing cost a few percent of the
-// decoding time (README.md), and the checks above each copy keep it inside
-// buf and lits (ll+ml <= end-op, minSrc <= src < op, lp+ll <= len(lits),
-// and the room checked before the loop). The bit
+// and matches are copied 16 bytes at a time, past their end, by copy16:
+// through unsafe pointers, as the bounds checks of slicing cost a few
+// percent of the decoding time (README.md), and the checks above each
+// copy keep it inside buf and lits (ll+ml <= end-op, minSrc <= src < op,
+// lp+ll <= len(lits), and the room checked before the loop); with the
+// purego build tag, with bounds checks. The bit
 // reader is kept in local variables (v, u, p: backReader's value, used,
 // pos); reading past the stream's start yields garbage, not a fault, and
 // is caught by the final check.
@@ -229,8 +227,6 @@ func (d *decoder) execute(b []byte, nseq int, lits []byte) error {
 	win := d.win
 	rep0, rep1, rep2 := d.rep[0], d.rep[1], d.rep[2]
 	lp := 0
-	bufp := unsafe.Pointer(unsafe.SliceData(buf))
-	litp := unsafe.Pointer(unsafe.SliceData(lits))
 	for i := nseq; i > 0; i-- {
 		if p >= 8 {
 			p -= int(u >> 3)
@@ -302,7 +298,7 @@ func (d *decoder) execute(b []byte, nseq int, lits []byte) error {
 		if ll <= 16 {
 			// In bounds: op <= end, end+slack <= len(buf); lp+ll <=
 			// len(lits), len(lits)+16 <= cap(lits).
-			*(*[16]byte)(unsafe.Add(bufp, op)) = *(*[16]byte)(unsafe.Add(litp, lp))
+			copy16(buf, op, lits, lp)
 		} else {
 			copy(buf[op:op+ll], lits[lp:lp+ll])
 		}
@@ -314,8 +310,8 @@ func (d *decoder) execute(b []byte, nseq int, lits []byte) error {
 		}
 		if off >= 16 && ml <= 32 {
 			// In bounds: minSrc <= src < op, op+32 <= end+slack.
-			*(*[16]byte)(unsafe.Add(bufp, op)) = *(*[16]byte)(unsafe.Add(bufp, src))
-			*(*[16]byte)(unsafe.Add(bufp, op+16)) = *(*[16]byte)(unsafe.Add(bufp, src+16))
+			copy16(buf, op, buf, src)
+			copy16(buf, op+16, buf, src+16)
 		} else {
 			copyMatch(buf, op, src, ml)
 		}
