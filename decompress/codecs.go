@@ -2,14 +2,15 @@ package decompress
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"runtime"
 	"strings"
 
 	pbzip2 "github.com/bmap-tools/bmap/decompress/internal/bzip2"
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	pgz "github.com/bmap-tools/bmap/decompress/internal/gz"
 	"github.com/bmap-tools/bmap/decompress/internal/lzop"
 	pxz "github.com/bmap-tools/bmap/decompress/internal/xz"
@@ -19,9 +20,15 @@ import (
 )
 
 // maxWindow caps the dictionary or window a stream may ask for (xz, lzma,
-// zstd), so a damaged header fails cleanly instead of exhausting memory.
-// xz -9 uses 64 MiB, zstd --long=30 1 GiB. A variable so tests can lower it.
-var maxWindow = 1 << 30
+// zstd): xz -9 uses 64 MiB, zstd --long=30 1 GiB. A stream asking for more
+// fails with ErrMemoryLimit, naming both sizes, before anything is
+// reserved. Our xz and zstd decoders reserve a window as the output grows,
+// so within the cap a header alone costs a few MiB; therootcompany/xz
+// (xz blocks with BCJ or delta filters whose size is unknown) and
+// ulikunitz/xz/lzma reserve what the header asks for. 1 GiB where int has
+// 64 bits; 256 MiB on 32-bit platforms, whose address space a 1 GiB
+// window would all but fill.
+const maxWindow = 256 << 20 << (2 * (^uint(0) >> 63))
 
 // codecReader is a decoder over the shared compressed-side buffer.
 type codecReader struct {
@@ -70,7 +77,7 @@ func newBzip2(br *bufio.Reader) (codecReader, error) {
 // GOMAXPROCS goroutines. Multi-stream with padding; fails on anything else
 // after the last stream.
 func newXZ(br *bufio.Reader) (codecReader, error) {
-	z := pxz.NewReader(br, runtime.GOMAXPROCS(0), uint32(min(uint64(maxWindow), math.MaxUint32)))
+	z := pxz.NewReader(br, runtime.GOMAXPROCS(0), maxWindow)
 	return codecReader{r: z, close: func() { z.Close() }, offset: z.InputOffset}, nil
 }
 
@@ -83,6 +90,13 @@ type lzmaReader struct {
 }
 
 func newLZMA(br *bufio.Reader) (codecReader, error) {
+	// The header: properties, dictionary size (LE32), size (LE64).
+	if h, _ := br.Peek(5); len(h) == 5 {
+		if dict := binary.LittleEndian.Uint32(h[1:]); dict > maxWindow {
+			return codecReader{}, &Error{Format: LZMA.String(), Offset: 0, Err: fault.Errorf(ErrMemoryLimit,
+				"the stream asks for a %s dictionary; the limit is %s", fault.Size(uint64(dict)), fault.Size(maxWindow))}
+		}
+	}
 	z, err := lzma.ReaderConfig{DictCap: maxWindow}.NewReader(br)
 	if err != nil {
 		return codecReader{}, err

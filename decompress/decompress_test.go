@@ -16,6 +16,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	"github.com/bmap-tools/bmap/decompress/internal/sample"
 )
 
@@ -670,5 +671,31 @@ func TestPeek(t *testing.T) {
 			}
 			sameBytes(t, got, want)
 		})
+	}
+}
+
+// TestMemoryLimit: a stream asking for a window or dictionary over the
+// limit fails with ErrMemoryLimit, naming both sizes; one within it
+// decodes.
+func TestMemoryLimit(t *testing.T) {
+	limit := fault.Size(maxWindow)
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string // the error, "" for none
+	}{
+		{"x.zst", []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa8, 0x01, 0x00, 0x00},
+			"zstd: frame header at compressed byte 0: over the memory limit: the frame asks for a 2 GiB window; the limit is " + limit},
+		{"x.zst", []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x80, 0x01, 0x00, 0x00}, ""}, // 64 MiB
+		{"x.lzma", append([]byte{0x5d, 0, 0, 0, 0x80}, bytes.Repeat([]byte{0xff}, 8)...),
+			"lzma: at compressed byte 0: over the memory limit: the stream asks for a 2 GiB dictionary; the limit is " + limit},
+	} {
+		_, out, err := readAll(bytes.NewReader(c.data), c.name)
+		switch {
+		case c.want == "" && (err != nil || len(out) != 0):
+			t.Errorf("%s % x: %v, %d bytes; want nothing decoded", c.name, c.data, err, len(out))
+		case c.want != "" && (!errors.Is(err, ErrMemoryLimit) || err.Error() != c.want):
+			t.Errorf("%s % x: %v; want %q", c.name, c.data, err, c.want)
+		}
 	}
 }

@@ -177,9 +177,17 @@
 // --check=none, zstd --no-check, lz4 --no-frame-crc, lzop -F) decode, but
 // then only the bmap's per-range checksums protect the image.
 //
-// Dictionaries and windows are capped at 1 GiB (xz -9 uses 64 MiB, zstd
-// --long=30 1 GiB), so a damaged header fails cleanly instead of exhausting
-// memory.
+// # Memory
+//
+// Dictionaries and windows are capped at 1 GiB (256 MiB on 32-bit
+// platforms; xz -9 uses 64 MiB, zstd --long=30 1 GiB): a stream asking
+// for more fails with ErrMemoryLimit, naming both sizes, before anything
+// is reserved. Within the cap, our xz and zstd decoders reserve a window
+// as the output grows, so a damaged or hostile header costs a few MiB,
+// not what it asks for; the exceptions are legacy .lzma and xz blocks with
+// BCJ or delta filters and no size in their header, whose libraries
+// reserve the whole dictionary. The parallel decoders hold a bounded
+// number of bytes in flight (see their package docs).
 //
 // # Refused
 //

@@ -27,6 +27,10 @@ var (
 	// ErrUnsupported means a valid input uses a feature this package does
 	// not implement (encrypted zip, nested compression, ...).
 	ErrUnsupported error = fault.ErrUnsupported
+	// ErrMemoryLimit means the stream asks for more memory than this
+	// package allows a decoder (an xz or lzma dictionary, a zstd window,
+	// over 1 GiB; 256 MiB on 32-bit platforms). The message names both.
+	ErrMemoryLimit error = fault.ErrMemoryLimit
 	// ErrNoImage means an archive holds no regular file.
 	ErrNoImage error = fault.NewKind("archive holds no regular file")
 	// ErrClosed is returned by Read after Close.

@@ -15,6 +15,7 @@ package fault
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -37,6 +38,9 @@ var (
 	// ErrUnsupported: valid, but uses a feature the decoder does not
 	// implement (a zstd dictionary, an lzop filter, ...).
 	ErrUnsupported = NewKind("unsupported")
+	// ErrMemoryLimit: the stream asks for more memory than the decoder's
+	// limit allows (an xz or lzma dictionary, a zstd window).
+	ErrMemoryLimit = NewKind("over the memory limit")
 	// ErrTrailingData: bytes that do not start another stream of the
 	// format follow the end of the last stream.
 	ErrTrailingData = NewKind("trailing data after the end of the compressed stream")
@@ -119,3 +123,17 @@ type detail struct {
 
 func (d *detail) Error() string   { return d.kind.Error() + ": " + d.msg }
 func (d *detail) Unwrap() []error { return []error{d.kind, d.err} }
+
+// Size formats a number of bytes for a message: "1 GiB", "1.5 GiB",
+// "384 MiB", "4097 bytes".
+func Size(n uint64) string {
+	for _, u := range []struct {
+		name string
+		size uint64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%(u.size/8) == 0 {
+			return strconv.FormatFloat(float64(n)/float64(u.size), 'f', -1, 64) + " " + u.name
+		}
+	}
+	return strconv.FormatUint(n, 10) + " bytes"
+}

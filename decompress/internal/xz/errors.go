@@ -32,8 +32,10 @@ func decodeErr(off int64, err error) error {
 	}
 	kind := fault.ErrCorrupt
 	switch err {
-	case xzdec.ErrMemlimit, xzdec.ErrOptions, xzdec.ErrUnsupportedCheck:
+	case xzdec.ErrOptions, xzdec.ErrUnsupportedCheck:
 		kind = fault.ErrUnsupported
+	case xzdec.ErrMemlimit:
+		kind = fault.ErrMemoryLimit
 	}
 	return &fault.Error{Format: codec, Offset: off, What: "block", Kind: kind, Err: err}
 }

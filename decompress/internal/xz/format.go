@@ -1,6 +1,7 @@
 package xz
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -90,7 +91,9 @@ type blockHeader struct {
 	uncompressed uint64
 	hasUncomp    bool
 	lzma2Only    bool // the filter chain is LZMA2 alone, header padding zero
-	dictProps    byte // LZMA2's dictionary size byte (<= 40), if lzma2Only
+	hasDict      bool // the last filter is LZMA2, with the dictionary size byte dictProps at header[dictAt]
+	dictProps    byte // LZMA2's dictionary size byte (<= 40 if lzma2Only)
+	dictAt       int
 }
 
 var (
@@ -98,6 +101,9 @@ var (
 	errHeaderFlags = errors.New("unsupported block flags")
 	errHeaderSize  = errors.New("bad size field in block header")
 )
+
+// lzma2ID is the filter ID of LZMA2, the last filter of every chain.
+const lzma2ID = 0x21
 
 // parseBlockHeader parses a whole block header, CRC32 included.
 func parseBlockHeader(h []byte) (blockHeader, error) {
@@ -129,10 +135,38 @@ func parseBlockHeader(h []byte) (blockHeader, error) {
 	// takes: LZMA2 (ID 0x21, one byte of properties, the dictionary
 	// size) alone. Anything else is checked by therootcompany/xz, which
 	// gets the header as it is.
-	if f := h[p:n]; flags&3 == 0 && len(f) >= 3 && f[0] == 0x21 && f[1] == 1 && f[2] <= 40 && allZero(f[3:]) {
-		bh.lzma2Only, bh.dictProps = true, f[2]
+	if f := h[p:n]; flags&3 == 0 && len(f) >= 3 && f[0] == lzma2ID && f[1] == 1 && f[2] <= 40 && allZero(f[3:]) {
+		bh.lzma2Only = true
+	}
+	// Of other chains, only where the dictionary size is: the memory a
+	// decoder of the block reserves.
+	for i, q := 0, p; i <= int(flags&3); i++ {
+		id, k, err := getVLI(h[q:n])
+		if err != nil {
+			break
+		}
+		q += k
+		size, k, err := getVLI(h[q:n])
+		if err != nil || size > uint64(n-q-k) {
+			break
+		}
+		q += k
+		if i == int(flags&3) && id == lzma2ID && size == 1 {
+			bh.hasDict, bh.dictProps, bh.dictAt = true, h[q], q
+		}
+		q += int(size)
 	}
 	return bh, nil
+}
+
+// withDict returns the block header h with its LZMA2 dictionary size byte
+// set to props, and its CRC32 recomputed.
+func withDict(h []byte, bh blockHeader, props byte) []byte {
+	h = bytes.Clone(h)
+	h[bh.dictAt] = props
+	n := len(h) - 4
+	binary.LittleEndian.PutUint32(h[n:], crc32.ChecksumIEEE(h[:n]))
+	return h
 }
 
 // An LZMA2 chunk header: the control byte tells its length and what

@@ -43,6 +43,8 @@ const (
 	// winExtra is what a sequential block's window holds besides the
 	// dictionary: a whole chunk, plus a margin (see lzma2Dec).
 	winExtra = maxChunkOut + 4<<10
+	// initWin is the size a sequential block's window starts at.
+	initWin = 2 * winExtra
 )
 
 // dictBytes is the dictionary size of an LZMA2 properties byte (<= 40).
@@ -64,10 +66,14 @@ type byteSource interface {
 //   - Linear, for a block decoded as a parallel job: buf is the block's
 //     whole output, which is also the dictionary. No copy.
 //
-//   - A window, for a sequential block: dictSize + winExtra bytes. A chunk
-//     that would not fit after pos starts again at 0 (wrapEnd is where the
-//     data before ends, and a match reaching back past 0 continues from
-//     there); the caller copies each chunk's output out before the next.
+//   - A window, for a sequential block: up to dictSize + winExtra bytes
+//     (winMax). It starts smaller and grows, in place or by moving the
+//     output to a larger buffer, while a chunk would not fit after pos,
+//     so a block reserves no more than its output until its dictionary is
+//     full. At winMax, a chunk that would not fit after pos starts again
+//     at 0 (wrapEnd is where the data before ends, and a match reaching
+//     back past 0 continues from there); the caller copies each chunk's
+//     output out before the next.
 //     After a wrap, writing at pos (or up to 16 bytes past it: the match
 //     copy's overrun) destroys a byte from before the wrap, at least
 //     wrapEnd-16 bytes back, and wrapEnd > dictSize + 4 KiB: never
@@ -77,6 +83,7 @@ type lzma2Dec struct {
 	needDictReset bool
 	needProps     bool
 	circular      bool
+	winMax        int    // the window's full size (circular)
 	start         int    // where the last chunk's output starts
 	comp, uncomp  uint64 // LZMA2 bytes read (headers included), produced
 	bh            blockHeader
@@ -141,6 +148,9 @@ func (d *lzma2Dec) chunk(src byteSource) (done bool, err error) {
 		}
 	}
 	n := int(ul)
+	if d.circular && d.pos+n > len(d.buf) && len(d.buf) < d.winMax {
+		d.grow(d.pos + n)
+	}
 	if d.circular && d.pos+n > len(d.buf) {
 		d.wrapEnd = d.pos
 		d.posBase -= d.pos
@@ -167,6 +177,20 @@ func (d *lzma2Dec) chunk(src byteSource) (done bool, err error) {
 	d.hist = int(min(uint64(d.hist)+uint64(n), uint64(d.dictSize)))
 	d.prev = b[n-1]
 	return false, nil
+}
+
+// grow enlarges a window that has not wrapped yet to hold at least need
+// bytes, doubling it, up to winMax: in place if its capacity allows, else
+// into a new buffer holding the output so far.
+func (d *lzma2Dec) grow(need int) {
+	size := min(d.winMax, max(2*len(d.buf), need))
+	if size <= cap(d.buf) {
+		d.buf = d.buf[:size]
+		return
+	}
+	b := make([]byte, size)
+	copy(b, d.buf[:d.pos])
+	d.buf = b
 }
 
 // sizesErr checks the sizes at the end of the LZMA2 data against the
@@ -379,12 +403,16 @@ func (x *Reader) startSeqLZMA2(off int64, h []byte, bh blockHeader, prefix *chun
 	if x.seqLZ == nil {
 		x.seqLZ = new(lzma2Dec)
 	}
-	size := int(dictBytes(bh.dictProps)) + winExtra
-	if len(x.seqWin) < size {
+	// The window starts at the size of the last one, or initWin, and
+	// grows with the output up to the dictionary (lzma2Dec.grow).
+	winMax := int(dictBytes(bh.dictProps)) + winExtra
+	size := min(winMax, max(len(x.seqWin), initWin))
+	if cap(x.seqWin) < size {
 		x.seqWin = nil
 		x.seqWin = make([]byte, size)
 	}
 	x.seqLZ.begin(off, bh, x.seqWin[:size], true)
+	x.seqLZ.winMax = winMax
 	s.dec = x.seqLZ
 	s.src = seqSource{in: x.in, off: off}
 	if prefix != nil {
@@ -426,6 +454,7 @@ func (x *Reader) seqNextLZMA2(s *seqBlock) (job ordered.Job, err error) {
 		s.emit = d.start
 	}
 	if s.over && s.emit == d.pos {
+		x.seqWin = d.buf // as grown, for the next sequential block
 		x.record(uint64(s.hsz)+d.comp+uint64(checkSize[s.check]), d.uncomp)
 		x.seq = nil
 		return x.pieceJob(s, buf[:n], true), nil

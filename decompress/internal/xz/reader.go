@@ -46,16 +46,25 @@
 // The index is checked against the blocks seen (count and sizes, by a
 // SHA-256 over the records, and its CRC32), the footer against the
 // header and the index size. Stream padding and further streams follow;
-// anything else is fault.ErrTrailingData. Memory: the jobs in flight hold at
-// most budget bytes (compressed + uncompressed) besides, for a sequential
-// block, one window (dictionary + 2 MiB; therootcompany/xz has one
-// dictionary per worker for the blocks it decodes).
+// anything else is fault.ErrTrailingData.
+//
+// Memory. A block whose LZMA2 dictionary is over the limit (NewReader's
+// maxDict) is refused with fault.ErrMemoryLimit, naming both sizes,
+// before anything is reserved for it. The jobs in flight hold at most
+// budget bytes (compressed + uncompressed). A sequential block decoded
+// by our decoder holds one window, up to its dictionary + 2 MiB, which
+// grows with the block's output, so a header asking for a large
+// dictionary reserves little by itself. therootcompany/xz reserves the
+// dictionary a block header names when it reads it: it is given headers
+// naming a dictionary no larger than the block's output when that size
+// is known (always for a parallel job), and keeps one per worker.
 package xz
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"hash"
 	"hash/crc32"
 	"io"
@@ -122,7 +131,8 @@ type blockDecoder struct {
 
 // NewReader returns a Reader decoding r with workers goroutines (at least
 // 1). maxDict caps the LZMA2 dictionary a block may ask for (0: 64 MiB, what
-// xz -9 uses). Errors are returned by Read.
+// xz -9 uses); a block asking for more fails with fault.ErrMemoryLimit.
+// Errors are returned by Read.
 func NewReader(r io.Reader, workers int, maxDict uint32) *Reader {
 	return newReader(r, workers, maxDict, defaultConfig)
 }
@@ -253,6 +263,9 @@ func (x *Reader) block() (job ordered.Job, ok bool, err error) {
 		}
 		return job, false, &fault.Error{Format: codec, Offset: off, What: what, Kind: kind, Err: err}
 	}
+	if err := x.checkDict(off, bh); err != nil {
+		return job, false, err
+	}
 	cs := uint64(checkSize[x.check])
 	max := uint64(x.cfg.maxJob)
 	if bh.compressed == 0 || !bh.hasUncomp {
@@ -352,7 +365,7 @@ func (x *Reader) blockJob(off int64, h []byte, bh blockHeader, src chunks, unpad
 	x.nPar++
 	head := make([]byte, streamHdrSz, streamHdrSz+len(h))
 	putStreamHeader(head, x.check)
-	head = append(head, h...)
+	head = append(head, refHeader(h, bh, uncomp, true)...)
 	trailer := appendTrailer(nil, x.check, unpadded, uncomp)
 	parts := make([][]byte, 0, len(src.bufs)+2)
 	parts = append(append(append(parts, head), src.bufs...), trailer)
@@ -402,6 +415,46 @@ func (d *blockDecoder) decode(parts [][]byte, out []byte) error {
 		return err
 	}
 	return nil
+}
+
+// dictLimit is the largest LZMA2 dictionary a block may ask for.
+func (x *Reader) dictLimit() uint32 {
+	if x.maxDict == 0 {
+		return xzdec.DefaultDictMax
+	}
+	return x.maxDict
+}
+
+// checkDict refuses the block at off if its dictionary is over the limit:
+// decoding it could take that much memory.
+func (x *Reader) checkDict(off int64, bh blockHeader) error {
+	if !bh.hasDict || bh.dictProps > 40 {
+		return nil // no LZMA2 last: therootcompany/xz reports the header
+	}
+	if d, limit := dictBytes(bh.dictProps), x.dictLimit(); d > limit {
+		return &fault.Error{Format: codec, Offset: off, What: "block", Kind: fault.ErrMemoryLimit,
+			Err: fmt.Errorf("the block asks for a %s dictionary; the limit is %s", fault.Size(uint64(d)), fault.Size(uint64(limit)))}
+	}
+	return nil
+}
+
+// refHeader returns the block header h to give therootcompany/xz, which
+// reserves the whole dictionary a block names when it reads the header:
+// if the block's output is known to be uncomp bytes, the header names a
+// dictionary no larger than needed for them. A dictionary at least as
+// large as the output decodes it the same.
+func refHeader(h []byte, bh blockHeader, uncomp uint64, known bool) []byte {
+	if !known || !bh.hasDict || bh.dictProps > 40 {
+		return h
+	}
+	p := bh.dictProps
+	for p > 0 && uint64(dictBytes(p-1)) >= uncomp {
+		p--
+	}
+	if p == bh.dictProps {
+		return h
+	}
+	return withDict(h, bh, p)
 }
 
 func (x *Reader) getDec() *blockDecoder {

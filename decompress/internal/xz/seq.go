@@ -70,7 +70,7 @@ func (x *Reader) startSeq(off int64, h []byte, bh blockHeader, prefix *chunks, c
 	s := &seqBlock{x: x, off: off, bh: bh, hsz: len(h), check: x.check, comp: comp, uncomp: uncomp, left: left}
 	head := make([]byte, streamHdrSz, streamHdrSz+len(h))
 	putStreamHeader(head, checkNone)
-	s.queue = append(s.queue, append(head, h...))
+	s.queue = append(s.queue, append(head, refHeader(h, bh, bh.uncompressed, bh.hasUncomp)...))
 	if prefix != nil {
 		s.queue = append(s.queue, prefix.bufs...)
 		s.prefix = prefix

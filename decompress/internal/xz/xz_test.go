@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -374,16 +375,83 @@ func TestUnsupportedCheck(t *testing.T) {
 	}
 }
 
+// TestMaxDict: a block whose dictionary is over the limit fails, naming
+// both sizes, whatever its filters.
 func TestMaxDict(t *testing.T) {
 	data := mixed(100<<10, 9)
-	xz := compress(t, data, "-6") // 8 MiB dictionary
-	for _, cfg := range []config{defaultConfig, small} {
-		x := newReader(bytes.NewReader(xz), 2, 1<<20, cfg)
-		_, err := io.ReadAll(x)
-		x.Close()
-		if !errors.Is(err, fault.ErrUnsupported) || !errors.Is(err, xzdec.ErrMemlimit) {
-			t.Fatalf("err %v, want memlimit", err)
+	for _, args := range [][]string{{"-6"}, {"--x86", "--lzma2=preset=6"}} { // 8 MiB dictionary
+		xz := compress(t, data, args...)
+		for _, cfg := range []config{defaultConfig, small} {
+			x := newReader(bytes.NewReader(xz), 2, 1<<20, cfg)
+			_, err := io.ReadAll(x)
+			x.Close()
+			if !errors.Is(err, fault.ErrMemoryLimit) || !strings.Contains(err.Error(), "block at compressed byte 12: over the memory limit: the block asks for a 8 MiB dictionary; the limit is 1 MiB") {
+				t.Fatalf("xz %v: err %v, want fault.ErrMemoryLimit naming both sizes", args, err)
+			}
 		}
+	}
+}
+
+// bigDict returns xz with the first block's dictionary set to props: a
+// header that asks for more than the data needs.
+func bigDict(t *testing.T, xz []byte, props byte) []byte {
+	t.Helper()
+	h := xz[streamHdrSz : streamHdrSz+(int(xz[streamHdrSz])+1)*4]
+	bh, err := parseBlockHeader(h)
+	if err != nil || !bh.hasDict {
+		t.Fatalf("block header: %+v, %v", bh, err)
+	}
+	out := bytes.Clone(xz)
+	copy(out[streamHdrSz:], withDict(h, bh, props))
+	return out
+}
+
+// TestHugeDictHeader: blocks whose headers ask for a 1 GiB dictionary,
+// within the limit, decode without reserving it: the window of a
+// sequential block grows with its output, and therootcompany/xz is given
+// a dictionary the size of a parallel block's output.
+func TestHugeDictHeader(t *testing.T) {
+	const gib = 36 // dictBytes(36) = 1 GiB
+	data := mixed(300<<10, 10)
+	for _, c := range []struct {
+		name string
+		args []string
+		cfg  config
+	}{
+		{"sequential, ours", []string{"-0", "-T1"}, small},
+		{"parallel, therootcompany", []string{"--x86", "--lzma2=preset=0", "-T1"}, defaultConfig},
+	} {
+		xz := bigDict(t, compress(t, data, c.args...), gib)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		x := newReader(bytes.NewReader(xz), 1, 1<<30, c.cfg)
+		got, err := io.ReadAll(x)
+		x.Close()
+		runtime.ReadMemStats(&after)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: %v, %d bytes", c.name, err, len(got))
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 128<<20 {
+			t.Errorf("%s: %d MiB allocated to decode %d KiB", c.name, n>>20, len(data)>>10)
+		}
+	}
+}
+
+// TestWindowGrows decodes a sequential block whose matches reach back 6
+// MiB, with a 16 MiB dictionary: its window starts smaller and grows,
+// keeping the history.
+func TestWindowGrows(t *testing.T) {
+	x := sample.Random(6<<20, 11)
+	data := append(append(bytes.Clone(x), make([]byte, 1<<20)...), x...)
+	xz := compress(t, data, "-T1", "--lzma2=preset=1,dict=16MiB")
+	r := newReader(bytes.NewReader(xz), 2, 0, small)
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("%v, %d bytes, differ at %d", err, len(got), sample.FirstDiff(got, data))
+	}
+	if r.nSeq != 1 || len(r.seqWin) <= initWin {
+		t.Errorf("%d sequential blocks, window of %d bytes: want one, grown", r.nSeq, len(r.seqWin))
 	}
 }
 

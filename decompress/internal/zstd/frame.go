@@ -185,8 +185,8 @@ func (d *decoder) frame() error {
 		return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrUnsupported, Err: fmt.Errorf("dictionary %d", h.dictID)}
 	}
 	if h.window > d.maxWindow {
-		return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrUnsupported,
-			Err: fmt.Errorf("window of %d bytes, limit %d", h.window, d.maxWindow)}
+		return &fault.Error{Format: codec, Offset: off, What: what, Kind: fault.ErrMemoryLimit,
+			Err: fmt.Errorf("the frame asks for a %s window; the limit is %s", fault.Size(h.window), fault.Size(d.maxWindow))}
 	}
 	d.in.skip(h.size)
 

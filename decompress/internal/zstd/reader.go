@@ -40,9 +40,15 @@
 // literals, the window and the frame's output (a match may reach back
 // min(window, frame output) bytes); bit streams must be used up exactly;
 // Frame_Content_Size and the content checksum are verified. A recover in
-// the decoding goroutine turns a decoder bug into fault.ErrCorrupt rather than
-// a crash. Dictionaries are not supported (fault.ErrUnsupported), nor windows
-// above maxWindow.
+// the decoding goroutine turns a decoder bug into fault.ErrCorrupt rather
+// than a crash. Dictionaries are not supported (fault.ErrUnsupported).
+//
+// Memory. A frame's window is capped by the Reader's limit: a larger one
+// is refused (fault.ErrMemoryLimit, naming both sizes). Within the limit,
+// the window buffer starts with initWin bytes of history and grows with
+// the frame's output, so a header alone reserves a few MiB whatever
+// window it asks for; a frame holds its window only once it has written
+// that much.
 //
 // The decoder is faster than klauspost/compress/zstd on disk images
 // (runs of zeros, and the hashing off the decoding goroutine); the
@@ -53,6 +59,7 @@ package zstd
 import (
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -127,9 +134,9 @@ type Reader struct {
 }
 
 // NewReader returns a Reader decoding r. maxWindow caps the window a
-// frame may ask for (0: DefaultMaxWindow); larger windows fail with
-// fault.ErrUnsupported. The decoding goroutine starts at the first Read; Close
-// stops it. Errors are returned by Read.
+// frame may ask for (0: DefaultMaxWindow); a larger window fails with
+// fault.ErrMemoryLimit. The decoding goroutine starts at the first Read;
+// Close stops it. Errors are returned by Read.
 func NewReader(r io.Reader, maxWindow uint64) *Reader {
 	if maxWindow == 0 {
 		maxWindow = DefaultMaxWindow
@@ -145,7 +152,7 @@ func NewReader(r io.Reader, maxWindow uint64) *Reader {
 	}
 	z.d = &decoder{
 		in:        newInput(r, z.done),
-		maxWindow: min(maxWindow, 1<<40, uint64(^uint(0)>>3)), // sizes stay ints
+		maxWindow: min(maxWindow, 1<<40, (math.MaxInt+1)/4), // sizes stay ints
 		lits:      make([]byte, maxBlock+slack),
 		done:      z.done,
 		ch:        z.ch,
@@ -312,7 +319,9 @@ func (z *Reader) InputOffset() int64 { return z.off.Load() }
 // inFlight*S bytes before pos, and buf has room for bufWin + K bytes
 // with K >= 2*inFlight*S + 2*blk: neither the slide's destination nor
 // the output written after it, until those chunks are given back, can
-// reach them.
+// reach them. bufWin starts small and grows (grow) while the frame's
+// output exceeds it, up to need; a grown buffer only adds room after pos,
+// or is a new one.
 type decoder struct {
 	in        *input
 	maxWindow uint64
@@ -321,6 +330,7 @@ type decoder struct {
 	tokens    <-chan struct{}
 
 	buf    []byte
+	need   int // history the frame may need: its window, or its content size if smaller
 	bufWin int // history kept by a slide
 	bufBlk int // largest block buf is laid out for
 	chunk  int // output per chunk
@@ -342,28 +352,51 @@ type decoder struct {
 	lits       []byte // decoded literals of a block
 }
 
-// prepare readies buf for a frame that needs need bytes of history.
+// initWin is the most history a frame's window buffer starts with. The
+// buffer grows with the frame's output (grow), up to the frame's window:
+// a header, which may ask for any window up to the limit, reserves a few
+// MiB, and the window's memory is taken only by a frame that has that
+// much output.
+const initWin = 256 << 10
+
+// layout returns the chunk size and the length of a window buffer laid
+// out for win bytes of history and blocks of blk bytes (see decoder).
+func layout(win, blk int) (chunk, size int) {
+	c := min(max(win, 16<<10), chunkMax)
+	k := max(2*inFlight*(c+blk)+2*blk, min(8*win, bufExtra), min(win, 256<<20))
+	return c, win + k
+}
+
+// alloc returns a window buffer of size bytes: a pooled one if one is
+// large enough, else a new one.
+func alloc(size int) []byte {
+	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= size {
+		return (*b)[:size]
+	}
+	b := make([]byte, size)
+	adviseHugePages(b)
+	return b
+}
+
+// prepare readies buf for a frame that needs need bytes of history (its
+// window, or its content size if smaller). A buffer already laid out for
+// the frame's blocks is kept, whatever its history: room grows it when
+// the frame needs more.
 func (d *decoder) prepare(need int) {
+	d.need = need
 	blk := d.blockMax + slack
-	if d.buf != nil && d.bufWin >= need && d.bufBlk >= blk {
+	if d.buf != nil && d.bufBlk >= blk {
 		return
 	}
-	c := min(max(need, 16<<10), chunkMax)
-	k := max(2*inFlight*(c+blk)+2*blk, min(8*need, bufExtra), min(need, 256<<20))
-	d.buf = nil
-	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= need+k {
-		d.buf = (*b)[:need+k]
-	}
-	if d.buf == nil {
-		d.buf = make([]byte, need+k)
-		adviseHugePages(d.buf)
-	}
-	d.bufWin, d.bufBlk, d.chunk = need, blk, c
+	win := min(need, initWin)
+	c, size := layout(win, blk)
+	d.buf = alloc(size)
+	d.bufWin, d.bufBlk, d.chunk = win, blk, c
 	d.pos, d.cs = 0, 0
 }
 
-// room makes sure a block fits at pos, sliding if needed. False if the
-// Reader was closed.
+// room makes sure a block fits at pos, growing the buffer or sliding if
+// needed. False if the Reader was closed.
 func (d *decoder) room() bool {
 	if d.pos+d.blockMax+slack <= len(d.buf) {
 		return true
@@ -371,10 +404,37 @@ func (d *decoder) room() bool {
 	if d.pos > d.cs && !d.flush(chunk{}) {
 		return false
 	}
+	if d.bufWin < d.need && d.frameOut > int64(d.bufWin) {
+		d.grow()
+		if d.pos+d.blockMax+slack <= len(d.buf) {
+			return true
+		}
+	}
 	keep := min(d.bufWin, d.pos)
 	copy(d.buf[:keep], d.buf[d.pos-keep:d.pos])
 	d.pos, d.cs = keep, keep
 	return true
+}
+
+// grow lays buf out for more history, as a slide would lose some the
+// frame's matches may still reach: twice as much, or all the output
+// there is, up to need. It extends buf if its capacity allows, else it
+// moves the history to a new buffer; the chunks with Read stay where
+// they are, and the decoder no longer writes to a buffer it left. All
+// output is handed over (cs == pos).
+func (d *decoder) grow() {
+	win := min(d.need, max(2*d.bufWin, d.pos))
+	c, size := layout(win, d.bufBlk)
+	if size <= cap(d.buf) {
+		d.buf = d.buf[:size]
+	} else {
+		keep := min(win, d.pos)
+		b := alloc(size)
+		copy(b, d.buf[d.pos-keep:d.pos])
+		d.buf = b
+		d.pos, d.cs = keep, keep
+	}
+	d.bufWin, d.chunk = win, c
 }
 
 // flush hands the pending output over as c. False if the Reader was

@@ -7,7 +7,9 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -272,11 +274,67 @@ func TestMaxWindow(t *testing.T) {
 	data := sample.Mixed(3<<20, 6)
 	comp := compress(t, data, "zstd", "-3", "--no-content-size")
 	_, _, err := decodeAll(bytes.NewReader(comp), 1<<20)
-	if !errors.Is(err, fault.ErrUnsupported) {
-		t.Fatalf("window above the limit: %v, want fault.ErrUnsupported", err)
+	if !errors.Is(err, fault.ErrMemoryLimit) || !strings.Contains(err.Error(), "frame header at compressed byte 0: over the memory limit: the frame asks for a 2 MiB window; the limit is 1 MiB") {
+		t.Fatalf("window above the limit: %v, want fault.ErrMemoryLimit naming both sizes", err)
 	}
 	if _, _, err := decodeAll(bytes.NewReader(comp), 8<<20); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHugeWindowHeader: a frame header asking for a 1 GiB window, with
+// no content size, reserves a few MiB until the frame has output: not the
+// window, which is allowed.
+func TestHugeWindowHeader(t *testing.T) {
+	// Window descriptor 0xa0: 2^(10+20) bytes (0x90, 2^28, where int has
+	// 32 bits); then the last block: raw, empty.
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa0, 0x01, 0x00, 0x00}
+	if strconv.IntSize == 32 {
+		frame[5] = 0x90
+	}
+	z := NewReader(bytes.NewReader(frame), 1<<30)
+	defer z.Close()
+	out, err := io.ReadAll(z)
+	if err != nil || len(out) != 0 {
+		t.Fatalf("%d bytes, %v", len(out), err)
+	}
+	if n := len(z.d.buf); n > 16<<20 {
+		t.Errorf("the window buffer has %d bytes for an empty frame", n)
+	}
+}
+
+// TestWindowGrows decodes frames whose matches reach back 14 MiB, past
+// the window buffer's first layout, so that it grows: into new buffers on
+// a first decoding, in place into a pooled one on a second. The history
+// must survive every move.
+func TestWindowGrows(t *testing.T) {
+	sample.NeedTool(t, "zstd")
+	x := sample.Random(6<<20, 41)
+	data := append(append(bytes.Clone(x), sample.Mixed(8<<20, 42)...), x...)
+	two := append(sample.Text(100<<10), data...)
+	for _, args := range [][]string{
+		{"-1", "--long=24", "--no-content-size"},
+		{"-1", "--long=24"},
+	} {
+		comp := compress(t, data, "zstd", args...)
+		for _, in := range []struct {
+			name       string
+			comp, want []byte
+		}{
+			{"one frame", comp, data},
+			{"after a small frame", append(compress(t, two[:100<<10], "zstd", "-1"), comp...), two},
+		} {
+			bufPool = sync.Pool{} // the first decoding allocates
+			for _, pass := range []string{"new buffers", "a pooled buffer"} {
+				got, z, err := decodeAll(bytes.NewReader(in.comp), 0)
+				if err != nil || !bytes.Equal(got, in.want) {
+					t.Fatalf("zstd %v, %s, %s: %v, %d bytes, differ at %d", args, in.name, pass, err, len(got), sample.FirstDiff(got, in.want))
+				}
+				if z.d.bufWin <= initWin {
+					t.Errorf("zstd %v, %s, %s: the window buffer did not grow", args, in.name, pass)
+				}
+			}
+		}
 	}
 }
 
@@ -436,8 +494,8 @@ func TestWindowSingleSegment(t *testing.T) {
 		t.Skip("zstd did not write a single-segment frame")
 	}
 	_, _, err := decodeAll(bytes.NewReader(comp), 100<<10)
-	if !errors.Is(err, fault.ErrUnsupported) {
-		t.Fatalf("got %v, want fault.ErrUnsupported", err)
+	if !errors.Is(err, fault.ErrMemoryLimit) {
+		t.Fatalf("got %v, want fault.ErrMemoryLimit", err)
 	}
 }
 
