@@ -3,6 +3,7 @@ package decompress
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	"github.com/bmap-tools/bmap/decompress/internal/sample"
 )
 
@@ -72,6 +74,9 @@ func FuzzNewReader(f *testing.F) {
 		}
 		defer z.Close()
 		n, err := io.Copy(io.Discard, io.LimitReader(z, 32<<20))
+		if errors.Is(err, fault.ErrInternal) {
+			t.Fatalf("%v\n%s", err, fault.StackOf(err))
+		}
 		if err == nil && n < 32<<20 && z.Format() != Zip && z.InputOffset() > int64(len(data)) {
 			t.Errorf("InputOffset() = %d > %d input bytes", z.InputOffset(), len(data))
 		}

@@ -635,6 +635,9 @@ func FuzzReader(f *testing.F) {
 		z := NewReader(bytes.NewReader(in), 2)
 		defer z.Close()
 		out, err := io.ReadAll(io.LimitReader(z, limit))
+		if errors.Is(err, fault.ErrInternal) {
+			t.Fatalf("%v\n%s", err, fault.StackOf(err))
+		}
 		if len(out) == limit || len(ref) == limit {
 			n := min(len(out), len(ref))
 			if !bytes.Equal(out[:n], ref[:n]) && rerr == nil && err == nil {

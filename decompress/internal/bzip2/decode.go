@@ -2,7 +2,6 @@ package bzip2
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"math/bits"
 
@@ -63,7 +62,7 @@ func (z *Reader) decode(s *segment) ([]byte, error) {
 func (z *Reader) inflate(d *blockDecoder, buf []byte, start, end int64, level byte, grow func(int64) bool) (out []byte, derr error, ok bool) {
 	defer func() {
 		if r := recover(); r != nil { // a decoder bug must not crash the program
-			out, derr, ok = nil, fmt.Errorf("decoder panic: %v", r), true
+			out, derr, ok = nil, fault.NewPanic(r), true
 		}
 	}()
 	n, crc, err := d.decode(buf, start, end, level)
@@ -125,19 +124,33 @@ func (z *Reader) release(s *segment, out []byte) {
 		}
 		z.streamCRC = bits.RotateLeft32(z.streamCRC, 1) ^ s.crc
 		z.inOff.Store(s.end)
+	case isPanic(s.err):
+		z.fail(s, s.err) // a bug, not a false magic: never merged
 	default:
 		z.pending = append(z.pending, s)
 		z.merge()
 	}
 }
 
+// isPanic reports whether err is a panic of the block decoder, recovered.
+func isPanic(err error) bool {
+	var p *fault.Panic
+	return errors.As(err, &p)
+}
+
 // merge decodes the failed segments in z.pending as one block, as lbzip2
 // does: a false magic inside a block's data cuts it in two segments that
 // both fail, and together they make the block. Only the first segment can
-// be a real block start, so the merged block has its CRC. The merged
-// bits are bounded by maxBlockBytes, which bounds the retries too.
+// be a real block start, so the merged block has its CRC. Each new failed
+// segment decodes all pending ones again, so a block is merged from at
+// most maxMerge segments (and maxBlockBytes): crafted false magics cost
+// at most maxMerge decodings of a block, not one per magic.
 func (z *Reader) merge() {
 	if len(z.pending) < 2 {
+		return
+	}
+	if len(z.pending) > maxMerge {
+		z.failPending()
 		return
 	}
 	first, last := z.pending[0], z.pending[len(z.pending)-1]
@@ -159,6 +172,11 @@ func (z *Reader) merge() {
 		z.mergeDec = newBlockDecoder()
 	}
 	out, derr, _ := z.inflate(z.mergeDec, buf, 0, nbits, first.level, func(int64) bool { return true })
+	z.mergeTries++
+	if isPanic(derr) {
+		z.fail(first, derr)
+		return
+	}
 	if derr != nil {
 		return // wait for the next segment
 	}
@@ -180,9 +198,17 @@ func (z *Reader) failPending() {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		err = errBlockEnds // the block's bits were all there
 	}
+	z.fail(s, err)
+}
+
+// fail makes err, the failure of the block decoder on segment s, final.
+func (z *Reader) fail(s *segment, err error) {
 	kind := fault.ErrCorrupt
-	if err == errRandomised {
+	switch {
+	case err == errRandomised:
 		kind = fault.ErrUnsupported
+	case isPanic(err):
+		kind = fault.ErrInternal
 	}
 	z.err = &fault.Error{Format: codec, Offset: s.off >> 3, What: "block", Kind: kind, Err: err}
 	z.inOff.Store(s.off >> 3)

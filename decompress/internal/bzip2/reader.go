@@ -17,8 +17,10 @@
 //
 // Integrity is that of bzip2 itself: each block's CRC is checked, and each
 // stream's combined CRC over its blocks at the stream's end. A malformed
-// block is an error that names it (a recover guards against decoder bugs
-// only). A cut-off input is an error wrapping io.ErrUnexpectedEOF; data
+// block is an error that names it. A recover guards against decoder bugs:
+// a panic of the block decoder becomes an error of kind
+// fault.ErrInternal, never merged like a false magic, which the fuzz
+// tests fail on. A cut-off input is an error wrapping io.ErrUnexpectedEOF; data
 // after the last stream is fault.ErrTrailingData, after the output of the
 // streams before it.
 package bzip2
@@ -33,6 +35,11 @@ import (
 )
 
 var errClosed = errors.New("bzip2: read after Close")
+
+// maxMerge is the most segments a block is merged from. A magic is 48
+// bits, so a block of a few million bits holds a false one by chance
+// about once in 10^7 blocks: 7 in one block were put there.
+const maxMerge = 8
 
 // budget bounds the bytes held by blocks in flight: compressed input plus
 // decoded output, from the moment the splitter cuts a block until Read has
@@ -76,13 +83,14 @@ type Reader struct {
 
 	// Touched only by the goroutine calling Read (Release callbacks run
 	// inside ordered.Reader.Read).
-	streamCRC uint32
-	pending   []*segment // consecutive segments that failed to decode
-	merged    []byte     // output of a successful merge, to serve first
-	hold      []byte     // bytes to serve before reading on
-	err       error
-	mergeDec  *blockDecoder
-	merges    int // successful merges, for tests
+	streamCRC  uint32
+	pending    []*segment // consecutive segments that failed to decode
+	merged     []byte     // output of a successful merge, to serve first
+	hold       []byte     // bytes to serve before reading on
+	err        error
+	mergeDec   *blockDecoder
+	merges     int // successful merges, for tests
+	mergeTries int // merged decodings, for tests
 
 	inPool, outPool bufPool
 }

@@ -13,8 +13,10 @@
 package fault
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strconv"
 	"strings"
 )
@@ -44,6 +46,10 @@ var (
 	// ErrTrailingData: bytes that do not start another stream of the
 	// format follow the end of the last stream.
 	ErrTrailingData = NewKind("trailing data after the end of the compressed stream")
+	// ErrInternal: the decoder panicked, a bug of ours whatever the
+	// input; a recover turned it into this error rather than a crash.
+	// The fuzz tests fail on it, printing the stack (StackOf).
+	ErrInternal = NewKind("internal error (a decoder bug)")
 )
 
 // An Error is a failure at a compressed byte offset. Truncation is
@@ -136,4 +142,35 @@ func Size(n uint64) string {
 		}
 	}
 	return strconv.FormatUint(n, 10) + " bytes"
+}
+
+// Panic is the detail of an ErrInternal: the value a decoder panicked
+// with, and where.
+type Panic struct {
+	Value any
+	Stack []byte // the panicking goroutine's stack
+}
+
+func (p *Panic) Error() string { return fmt.Sprint(p.Value) }
+
+// Recovered returns the Error for the panic r (not nil), recovered while
+// decoding the structure what at off: Kind ErrInternal, the panic's
+// value and stack in a *Panic. Call it in the deferred function that
+// recovers, for the stack.
+func Recovered(format string, off int64, what string, r any) *Error {
+	return &Error{Format: format, Offset: off, What: what, Kind: ErrInternal, Err: NewPanic(r)}
+}
+
+// NewPanic returns the *Panic for r, with the current stack: call it in
+// the deferred function that recovers r.
+func NewPanic(r any) *Panic { return &Panic{Value: r, Stack: debug.Stack()} }
+
+// StackOf returns the stack of the panic that err reports, if it is an
+// ErrInternal, else nil.
+func StackOf(err error) []byte {
+	var p *Panic
+	if errors.As(err, &p) {
+		return p.Stack
+	}
+	return nil
 }

@@ -214,11 +214,12 @@ func blockErr(off int64, err error) error {
 	return corrupt(off, "block", "%v", err)
 }
 
-// recovered turns a panic, which valid or invalid input should never
-// cause, into an error.
+// recovered turns a panic of our decoder, which valid or invalid input
+// should never cause, into an error of kind fault.ErrInternal (which the
+// fuzz tests fail on) rather than a crash.
 func recovered(off int64, err *error) {
 	if r := recover(); r != nil {
-		*err = corrupt(off, "block", "decoder failure: %v", r)
+		*err = fault.Recovered(codec, off, "block", r)
 	}
 }
 

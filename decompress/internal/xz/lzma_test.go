@@ -267,6 +267,9 @@ func FuzzLZMA2(f *testing.F) {
 			x := newReader(bytes.NewReader(in), 2, 1<<20, cfg)
 			got, err := io.ReadAll(x)
 			x.Close()
+			if errors.Is(err, fault.ErrInternal) {
+				t.Fatalf("%v\n%s", err, fault.StackOf(err))
+			}
 			if (err == nil) != (werr == nil) || err == nil && !bytes.Equal(got, want) {
 				t.Fatalf("maxJob %d: ours %v (%d bytes), therootcompany %v (%d bytes)", cfg.maxJob, err, len(got), werr, len(want))
 			}

@@ -538,6 +538,9 @@ func FuzzReader(f *testing.F) {
 			x := newReader(bytes.NewReader(in), 2, dict, cfg)
 			got, gerr := io.ReadAll(x)
 			x.Close()
+			if errors.Is(gerr, fault.ErrInternal) {
+				t.Fatalf("%v\n%s", gerr, fault.StackOf(gerr))
+			}
 			if err == nil && (gerr != nil || !bytes.Equal(got, want)) {
 				t.Fatalf("reference decodes %d bytes; we: %v, %d bytes, equal %v", len(want), gerr, len(got), bytes.Equal(got, want))
 			}

@@ -2,6 +2,7 @@ package zstd
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"testing"
 
@@ -28,6 +29,9 @@ func FuzzReader(f *testing.F) {
 		z := NewReader(bytes.NewReader(in), 8<<20)
 		got, err := io.ReadAll(io.LimitReader(z, limit))
 		z.Close()
+		if errors.Is(err, fault.ErrInternal) {
+			t.Fatalf("%v\n%s", err, fault.StackOf(err))
+		}
 		if err != nil {
 			if _, ok := err.(*fault.Error); !ok {
 				t.Fatalf("error %v (%T) is not an *fault.Error", err, err)

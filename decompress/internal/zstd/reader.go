@@ -40,8 +40,9 @@
 // literals, the window and the frame's output (a match may reach back
 // min(window, frame output) bytes); bit streams must be used up exactly;
 // Frame_Content_Size and the content checksum are verified. A recover in
-// the decoding goroutine turns a decoder bug into fault.ErrCorrupt rather
-// than a crash. Dictionaries are not supported (fault.ErrUnsupported).
+// the decoding goroutine turns a decoder bug into an error of kind
+// fault.ErrInternal rather than a crash; the fuzz tests fail on it.
+// Dictionaries are not supported (fault.ErrUnsupported).
 //
 // Memory. A frame's window is capped by the Reader's limit: a larger one
 // is refused (fault.ErrMemoryLimit, naming both sizes). Within the limit,
