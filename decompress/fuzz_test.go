@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	"github.com/bmap-tools/bmap/decompress/internal/sample"
@@ -68,6 +69,7 @@ func FuzzNewReader(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		defer sample.Watchdog(time.Minute)()
 		z, err := NewReader(bytes.NewReader(data), Options{Name: name})
 		if err != nil {
 			return

@@ -5,8 +5,10 @@ import (
 	"hash/adler32"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/anchore/go-lzo"
+	"github.com/bmap-tools/bmap/decompress/internal/sample"
 )
 
 func TestAdler32(t *testing.T) {
@@ -107,6 +109,7 @@ func FuzzDecompress1x(f *testing.F) {
 	f.Add([]byte{0x11, 0, 0}, uint16(0))
 	f.Add([]byte{0x15, 'a', 'b', 'c', 'd', 0x20, 0, 0, 0, 0, 0x11, 0, 0}, uint16(100))
 	f.Fuzz(func(t *testing.T, src []byte, size uint16) {
+		defer sample.Watchdog(time.Minute)()
 		want := make([]byte, size)
 		wn, werr := lzo.Decompress(src, want)
 		got := make([]byte, size)

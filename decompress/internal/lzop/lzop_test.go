@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	"github.com/bmap-tools/bmap/decompress/internal/sample"
@@ -320,17 +321,34 @@ func TestTruncation(t *testing.T) {
 	}
 }
 
-func FuzzReader(f *testing.F) {
+// fuzzSeeds adds the fuzz targets' seeds: small files made by build, the
+// header alone, one made by lzop -9, two back to back, and what lzop makes
+// of 9000 bytes with several options.
+func fuzzSeeds(f *testing.F) {
 	f.Add(build(opts{flags: flagAdler32D}, []block{{d: []byte("stored block")}}))
 	f.Add(build(opts{flags: flagCRC32D | flagExtraField | flagHeaderCRC, extra: []byte("e")}, []block{{d: []byte("x")}}))
 	f.Add([]byte(Magic))
 	// lzop -9 of "hello hello ... aaaa\n": one LZO1X block.
 	seed, _ := hex.DecodeString("894c5a4f000d0a1a0a104020a00940030903000009000081a46b02455400000000017337450411000000450000001b86b8197b1768656c6c6f2036140002776f726c642b1500613101000a11000000000000")
 	f.Add(seed)
-	// The parallel reader must agree with the sequential one: the same
-	// output, or the same error after a prefix of its output.
+	f.Add(append(bytes.Clone(seed), seed...))
+	if sample.Have("lzop") {
+		data := testData(9000)
+		for _, args := range [][]string{{"-1"}, {"-9", "--crc32"}, {"-F"}} {
+			f.Add(lzopCLI(f, data, args...))
+		}
+	}
+}
+
+// FuzzReader decodes arbitrary input with the sequential and the parallel
+// reader: the parallel one must give the same output, or the same error
+// after a prefix of it. (FuzzContainer, in ref_test.go, compares the
+// sequential reader with a reference.)
+func FuzzReader(f *testing.F) {
+	fuzzSeeds(f)
 	cfg := parallelConfig{jobBlocks: 2, jobBytes: 1 << 20, budget: 1 << 20}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		defer sample.Watchdog(time.Minute)()
 		const limit = 16 << 20
 		z, err := newSeqReader(bytes.NewReader(data))
 		if err != nil {

@@ -18,9 +18,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Random returns n pseudo-random bytes, the same for the same seed.
@@ -221,4 +223,23 @@ func FirstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// Watchdog panics, printing every goroutine's stack, unless the returned
+// stop is called within d: in a fuzz target, a decoder that hangs (a
+// deadlock, an endless loop) becomes a crasher the fuzzer saves, rather
+// than a fuzzing run that stalls. d should be far above any input's
+// decoding time.
+func Watchdog(d time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+		case <-time.After(d):
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			panic(fmt.Sprintf("no result after %v:\n%s", d, buf[:n]))
+		}
+	}()
+	return func() { close(done) }
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	"github.com/bmap-tools/bmap/decompress/internal/sample"
@@ -260,6 +261,7 @@ func FuzzLZMA2(f *testing.F) {
 	}
 	f.Add([]byte{1, 0, 1, 'a', 'b', 0}, byte(0))
 	f.Fuzz(func(t *testing.T, raw []byte, dp byte) {
+		defer sample.Watchdog(time.Minute)()
 		dp %= 41
 		in := lzma2File(raw, dp, false)
 		want, werr := refDecode(in, 1<<20)

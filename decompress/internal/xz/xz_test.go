@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/bmap-tools/bmap/decompress/internal/fault"
 	"github.com/bmap-tools/bmap/decompress/internal/sample"
@@ -528,6 +529,7 @@ func FuzzReader(f *testing.F) {
 	}
 	f.Add([]byte(headerMagic))
 	f.Fuzz(func(t *testing.T, in []byte) {
+		defer sample.Watchdog(time.Minute)()
 		const dict = 1 << 20
 		var want []byte
 		ref, err := xzdec.NewReader(bytes.NewReader(in), dict)
