@@ -35,6 +35,13 @@ type Options struct {
 	// Verified, if not nil, is called with each range whose checksum
 	// matched, in order, from the hashing goroutine. It must be quick.
 	Verified func(r bmap.Range)
+	// Dropped, if not nil, is called when a write to destination i (its
+	// index in CopyTo's list) fails while other destinations are still
+	// being written: the copy goes on without it. st is what it did, its
+	// Err why it was dropped. It is called from that destination's
+	// goroutine and must be quick. The last destination to fail is not
+	// dropped: its failure stops the copy.
+	Dropped func(i int, st DestStats)
 }
 
 // Progress holds counters a caller can poll while Copy runs.
@@ -42,20 +49,53 @@ type Progress struct {
 	// ImageBytes is how far into the image the source has been read,
 	// holes included.
 	ImageBytes atomic.Int64
-	// WrittenBytes is how many bytes have been written to the destination.
+	// WrittenBytes is how many bytes have been written to the destination;
+	// with several, to the slowest of those not dropped (the one that has
+	// written least).
 	WrittenBytes atomic.Int64
 	// VerifiedRanges counts ranges whose checksum matched.
 	VerifiedRanges atomic.Int64
+	// Dests, if the caller makes it as long as CopyTo's list of
+	// destinations before the copy starts, follows each destination.
+	Dests []DestProgress
+}
+
+// DestProgress follows one destination of a copy.
+type DestProgress struct {
+	// WrittenBytes is how many bytes have been written to it.
+	WrittenBytes atomic.Int64
+	// Dropped is set when a write to it failed and the copy went on
+	// without it.
+	Dropped atomic.Bool
 }
 
 // Stats describes a finished (or failed) copy.
 type Stats struct {
 	ImageBytes     int64 // bytes of image read from the source, holes included
-	WrittenBytes   int64 // bytes written to the destination
-	WrittenBlocks  int64 // blocks written, counted per completed range
 	VerifiedRanges int   // ranges whose checksum was checked and matched
+	// WrittenBytes and WrittenBlocks (counted per completed range) are
+	// what was written to the destination; with several, the most that
+	// any of them received.
+	WrittenBytes, WrittenBlocks int64
 	// Busy time of each stage. The stage with the most is the bottleneck.
+	// With several destinations, WriteTime is the longest any of them
+	// took to write: the slowest sets the pace.
 	ReadTime, HashTime, WriteTime time.Duration
+	// Dests says what was done to each destination, in CopyTo's order.
+	Dests []DestStats
+}
+
+// DestStats describes what a copy did to one destination.
+type DestStats struct {
+	WrittenBytes  int64         // bytes written to it
+	WrittenBlocks int64         // blocks written, counted per completed range
+	WriteTime     time.Duration // time spent in its WriteAt
+	// Err is nil if the destination received the whole copy. Otherwise
+	// it says why not: its own write failed (it was dropped), the caller
+	// cancelled, or the source failed (a read error, a checksum
+	// mismatch), in which case it is a *PartialError that says what this
+	// destination holds.
+	Err error
 }
 
 // A Discarder skips the next n bytes of a stream, as bufio.Reader.Discard
@@ -120,6 +160,9 @@ type chunk struct {
 	off  int64  // image offset of buf[0]
 	rng  int    // index of the range in the map
 	last bool   // buf ends the range
+	// refs counts the destinations that have yet to write the chunk;
+	// nil with one destination.
+	refs *atomic.Int32
 }
 
 // Copy writes the mapped ranges of src to dst and returns what it did. src
@@ -127,6 +170,25 @@ type chunk struct {
 // skipped by seeking. m must be valid (as Parse and Create make it); a nil m
 // copies the whole source, whatever its length, with no checksums.
 func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt Options) (Stats, error) {
+	return CopyTo(ctx, []io.WriterAt{dst}, src, m, opt)
+}
+
+// CopyTo writes the mapped ranges of src to every destination in dsts at
+// once, as Copy writes them to one: the image is read, decompressed and
+// verified once, and each destination is written by its own goroutine, in
+// the same order, from the same buffers (see the package doc). Each
+// WriterAt is only called from its destination's goroutine.
+//
+// A destination whose write fails is dropped and the others go on; if it
+// was the last one, the copy stops. Stats.Dests says what happened to each
+// destination. CopyTo returns nil if every destination received the whole
+// copy; else the caller's cancel, or the source's failure (a
+// *PartialError, as the first destination not dropped saw it), or the
+// first dropped destination's error.
+func CopyTo(ctx context.Context, dsts []io.WriterAt, src io.Reader, m *bmap.Map, opt Options) (Stats, error) {
+	if len(dsts) == 0 {
+		return Stats{}, errors.New("flash: no destination to copy to")
+	}
 	if opt.BufferSize <= 0 {
 		opt.BufferSize = 4 << 20
 	}
@@ -137,7 +199,7 @@ func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt 
 	if opt.Progress == nil {
 		opt.Progress = new(Progress)
 	}
-	c := &copier{m: m, opt: opt, src: src, dst: dst}
+	c := &copier{m: m, opt: opt, src: src}
 	c.ctx, c.cancel = context.WithCancelCause(ctx)
 	defer c.cancel(nil)
 	c.stop, c.halt = context.WithCancelCause(c.ctx)
@@ -167,6 +229,7 @@ func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt 
 		read[i] = make(chan chunk, opt.Buffers)
 	}
 	hashed := make(chan chunk, opt.Buffers)
+	c.dests = newDestinations(dsts, hashed, opt.Buffers)
 	var wg, hashers sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -189,61 +252,34 @@ func Copy(ctx context.Context, dst io.WriterAt, src io.Reader, m *bmap.Map, opt 
 		go func() { defer hashers.Done(); c.hash(in, hashed, free) }()
 	}
 	go func() { hashers.Wait(); close(hashed) }()
-	c.write(hashed, free)
+	c.writeAll(hashed, free)
 	wg.Wait()
 	hashers.Wait()
 
-	if err := c.result(); err != nil {
-		return c.stats, err
-	}
-	if m != nil && c.stats.WrittenBlocks != m.MappedBlocksCount {
-		return c.stats, fmt.Errorf("wrote %d blocks, but the bmap maps %d", c.stats.WrittenBlocks, m.MappedBlocksCount)
-	}
-	return c.stats, nil
+	err := c.result()
+	return c.stats, err
 }
 
 type copier struct {
 	m   *bmap.Map
 	opt Options
 	src io.Reader
-	dst io.WriterAt
-	// ctx stops every stage: the caller cancelled, or a write failed (the
-	// cause). stop, derived from it, stops only the read stage: a range
-	// failed its checksum.
+	// dests are the destinations, each written by its own goroutine.
+	dests []*destination
+	// ctx stops every stage: the caller cancelled, or the last
+	// destination's write failed (the cause). stop, derived from it,
+	// stops only the read stage: a range failed its checksum.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	stop   context.Context
 	halt   context.CancelCauseFunc
 	stats  Stats // each field is written by one stage only; HashTime and VerifiedRanges under mu
 
-	readErr error    // why the read stage stopped; read once it has stopped
-	written writeLog // the write stage's
+	readErr error // why the read stage stopped; read once it has stopped
 
 	mu       sync.Mutex
 	verified *sequencer // under mu
 	hashErr  error      // the first checksum mismatch; under mu
-}
-
-// result is the error Copy returns once every stage has stopped: the
-// cause of a cancel (the caller's, or a failed write, which says where),
-// else a checksum mismatch, else the read stage's failure. Since a failure
-// of the read or hash stage lets every chunk passed on before it through
-// to the destination, what the destination holds is the same on every run
-// (see writeLog), and the error says what it is.
-func (c *copier) result() error {
-	if err := context.Cause(c.ctx); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	err := c.hashErr
-	c.mu.Unlock()
-	if err == nil {
-		err = c.readErr
-	}
-	if err == nil {
-		return nil
-	}
-	return &PartialError{Err: err, Held: c.written.holds(c.m, c.stats.WrittenBytes, !c.opt.NoVerify)}
 }
 
 // A PartialError is a copy that failed after it began reading, but not
@@ -618,7 +654,7 @@ func (c *copier) readAt(ra io.ReaderAt, free chan []byte, outs []chan chunk, has
 				for _, ch := range outs[:open] {
 					waiting += len(ch)
 				}
-				if len(hashed) == 0 && 2*waiting >= c.opt.Buffers {
+				if c.writersIdle(hashed) && 2*waiting >= c.opt.Buffers {
 					hashBound++
 				}
 				if window++; window == 2*c.opt.Buffers {
@@ -712,36 +748,6 @@ func (c *copier) hash(in <-chan chunk, out chan<- chunk, free chan<- []byte) {
 			free <- ck.pool
 			return
 		}
-	}
-}
-
-// write is the last stage: it writes the chunks and recycles their buffers.
-// It writes every chunk passed on to it, unless a write failed or the
-// caller cancelled.
-func (c *copier) write(in <-chan chunk, free chan<- []byte) {
-	for ck := range in {
-		if err := c.ctx.Err(); err != nil {
-			free <- ck.pool
-			continue // drain, so the other stages can finish
-		}
-		t := time.Now()
-		n, err := c.dst.WriteAt(ck.buf, ck.off)
-		c.stats.WriteTime += time.Since(t)
-		c.stats.WrittenBytes += int64(n)
-		c.opt.Progress.WrittenBytes.Add(int64(n))
-		if err == nil && n < len(ck.buf) {
-			err = io.ErrShortWrite
-		}
-		if err != nil {
-			c.cancel(fmt.Errorf("writing %d bytes at byte %d of the destination (%d bytes written before): %w",
-				len(ck.buf), ck.off, c.stats.WrittenBytes-int64(n), err))
-		} else if c.m != nil {
-			c.written.add(c.m, ck)
-			if ck.last {
-				c.stats.WrittenBlocks += c.m.Ranges[ck.rng].Blocks()
-			}
-		}
-		free <- ck.pool
 	}
 }
 

@@ -15,6 +15,19 @@
 //	       it with the bmap and stop on a mismatch (a *bmap.ChecksumError)
 //	   ═► write: dst.WriteAt(buf, offset), then give the buffer back to read
 //
+// CopyTo writes to several destinations at once (cards in a hub of
+// readers): the image is read, decoded and verified once, and the write
+// stage is one goroutine per destination, each with its own queue, writer
+// and flushes. Every hashed chunk goes to every queue with a count of the
+// destinations yet to write it; its buffer goes back to read when the last
+// has written it. The buffers are the same whatever the number of
+// destinations, so memory stays bounded: the slowest destination sets the
+// pace, and the others run ahead of it by the buffers only. A destination
+// whose write fails is dropped (Options.Dropped is told) and gives the
+// chunks back unwritten from then on; the others go on, and the copy stops
+// only when none is left. Work of one destination (a writer that compares
+// before it writes) belongs in its WriterAt, which runs on its goroutine.
+//
 // A random-access source (an io.ReaderAt and io.Seeker, such as a raw image
 // file) may run up to GOMAXPROCS lanes (at most 4) instead of one: each lane
 // reads its own range with ReadAt, a buffer at a time, taking turns with the
@@ -38,12 +51,13 @@
 //     written, the bad range's last chunk and whatever follows it in its
 //     lane are not. A range's first bytes may be written before its last
 //     bytes are hashed, so a range longer than a buffer is written in part.
-//   - A failed write, or the caller's cancel, stops every stage at once.
+//   - A failed write drops its destination; the last destination's
+//     failed write, or the caller's cancel, stops every stage at once.
 //
-// On one lane (every stream) the destination then holds the image's mapped
-// ranges up to the failure, in full and verified, and the start of the
-// range being read, unverified; the error says which blocks those are and
-// which were not written. Data is tentative until Copy returns nil. After
+// On one lane (every stream) each destination not dropped then holds the
+// image's mapped ranges up to the failure, in full and verified, and the
+// start of the range being read, unverified; the error says which blocks
+// those are and which were not written. Data is tentative until Copy returns nil. After
 // the last range Copy reads the source to its end: it must hold exactly
 // ImageSize bytes (which also makes a decoder check its trailing CRC), and
 // the blocks written must add up to MappedBlocksCount.
