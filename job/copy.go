@@ -22,6 +22,10 @@ type CopyOptions struct {
 	// Dest is the destination: a block device, a character device such
 	// as /dev/null, or a regular file (replaced by a sparse copy).
 	Dest string
+	// Dests are destinations written at once, after Dest if it is not
+	// "": the image is read, decompressed and verified once, and every
+	// destination gets its own writer (see Copy).
+	Dests []string
 	// Bmap is the bmap's name; "" looks beside the image as bmaptool
 	// does (see source.BmapCandidates).
 	Bmap string
@@ -32,15 +36,15 @@ type CopyOptions struct {
 	// NoVerify skips the ranges' checksums (the bmap's own checksum is
 	// always checked).
 	NoVerify bool
-	// Dest must meet this policy.
+	// Every destination must meet this policy.
 	DestPolicy
-	// DestOffset is where the image starts in Dest, in bytes (a
+	// DestOffset is where the image starts in each destination, in bytes (a
 	// bootloader at 8 KiB; a partition's image inside a whole-disk file,
 	// which is then written in place).
 	DestOffset int64
-	// Readback reads every mapped range back from Dest, past the page
-	// cache, and checks it; Retries writes ranges that read back wrong
-	// again, up to Retries times.
+	// Readback reads every mapped range back from each destination, past
+	// the page cache, and checks it; Retries writes ranges that read back
+	// wrong again, up to Retries times.
 	Readback bool
 	Retries  int
 
@@ -64,15 +68,21 @@ type Hooks struct {
 	// order, from the hashing goroutine. It must be quick.
 	Verified func(m *bmap.Map, r bmap.Range)
 	// Written is called when the copy engine has stopped, before the
-	// destination is synchronized and read back.
+	// destinations are synchronized and read back.
 	Written func(flash.Stats, error)
+	// Dropped is called when a destination fails while others are still
+	// being written (see Copy), from the goroutine that wrote it. It must
+	// be quick.
+	Dropped func(dest string, err error)
 }
 
 // CopyInfo describes a copy about to start.
 type CopyInfo struct {
-	Image, Bmap, Dest string // Bmap is "" without a bmap
+	Image, Bmap, Dest string // Bmap is "" without a bmap; Dest is the first destination
 	DestKind          flash.Kind
-	Format            decompress.Kind
+	// Dests are all the destinations, Dest first.
+	Dests  []DestInfo
+	Format decompress.Kind
 	// ImageSize is the image's size in bytes, -1 if unknown until read
 	// (--nobmap from a stream).
 	ImageSize int64
@@ -105,11 +115,20 @@ func (i CopyInfo) MappedBytes() int64 {
 	return i.Map.MappedBytes()
 }
 
+// DestInfo names a destination and says what it is.
+type DestInfo struct {
+	Dest string
+	Kind flash.Kind
+}
+
 // CopyResult is what a copy did.
 type CopyResult struct {
 	Info    CopyInfo
 	Stats   flash.Stats
 	Elapsed time.Duration
+	// Dests says what became of each destination, in the order given,
+	// once they were known: also when they were refused before the copy.
+	Dests []DestResult
 	// Transfer is what was fetched over the network for the image (its
 	// bmap and signature aside); nil for a local image.
 	Transfer *source.TransferStats
@@ -138,6 +157,8 @@ func (o *CopyOptions) Check() error {
 		return &OptionError{Msg: "--retries needs --verify-readback"}
 	case o.DestOffset < 0:
 		return &OptionError{Msg: fmt.Sprintf("--dest-offset %d: want 0 or more", o.DestOffset)}
+	case len(o.destinations()) == 0:
+		return &OptionError{Msg: "no destination given"}
 	}
 	return o.Signature.Check()
 }
@@ -148,6 +169,15 @@ func (o *CopyOptions) Check() error {
 // image (opened, its format detected, a raw file's size compared with the
 // bmap) and the destination (in use, read-only, removable). A refused or
 // broken input leaves the destination untouched.
+//
+// With several destinations, each is checked and opened before any is
+// written; if one is refused, none is written, and the error (a
+// *DestsError) names each refusal. Then the image is read once and written
+// to all of them at once (see flash.CopyTo), each by its own goroutine;
+// each is then synchronized, read back and put in place on its own. A
+// destination that fails is dropped (Hooks.Dropped) and the others go on;
+// Copy then returns a *DestsError naming those that failed, and
+// CopyResult.Dests says what became of each.
 func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	if err := o.Check(); err != nil {
 		return res, err
@@ -159,7 +189,7 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 	}
 	// A sparse image's zero fills need not be written to a regular file
 	// that is made anew: it reads as zeros already.
-	sparseHow := openHow{zeroFillIsHole: o.DestOffset == 0 && readsAsZeros(o.Dest)}
+	sparseHow := openHow{zeroFillIsHole: o.DestOffset == 0 && allReadAsZeros(o.destinations())}
 	// 1. The bmap.
 	var m *bmap.Map
 	var img *image
@@ -217,47 +247,57 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 		m = bmap.Whole(img.size, wholeBlockSize)
 	}
 
-	// 3. The destination, now that everything that could be checked was.
-	if source.SameFile(o.Image, o.Dest) {
-		return res, fmt.Errorf("the destination %s is the image itself", o.Dest)
-	}
-	path, err := checkDestination(log, o.Dest, o.DestPolicy)
+	// 3. The destinations, now that everything that could be checked was.
+	dests, err := openDestinations(log, o, img, m)
+	res.Dests = resultsOf(dests)
+	defer closeAll(dests)
 	if err != nil {
 		return res, err
 	}
-	mapped := int64(-1)
-	if m != nil {
-		mapped = m.MappedBytes()
+	for _, d := range dests {
+		t := d.t
+		switch {
+		case img.sparse && bmapName == "":
+			log.Infof("copying image '%s' to %s '%s' using its Android sparse image chunks", source.Base(o.Image), t.Kind(), d.name)
+		case o.NoBmap:
+			log.Infof("no bmap given, copy entire image to '%s' (%s)", d.name, t.Kind())
+		default:
+			log.Infof("copying image '%s' to %s '%s' using bmap file '%s'", source.Base(o.Image), t.Kind(), d.name, source.Base(bmapName))
+		}
+		if o.DestOffset > 0 {
+			log.Infof("the image starts at byte %d (%s) of '%s'", o.DestOffset, bmap.HumanSize(o.DestOffset), d.name)
+		}
 	}
-	t, err := flash.OpenTarget(path, flash.TargetOptions{ImageSize: img.size, MappedBytes: mapped, Offset: o.DestOffset})
-	if err != nil {
-		return res, fmt.Errorf("cannot open destination file '%s': %w", o.Dest, err)
-	}
-	defer t.Close()
-	switch {
-	case img.sparse && bmapName == "":
-		log.Infof("copying image '%s' to %s '%s' using its Android sparse image chunks", source.Base(o.Image), t.Kind(), o.Dest)
-	case o.NoBmap:
-		log.Infof("no bmap given, copy entire image to '%s' (%s)", o.Dest, t.Kind())
-	default:
-		log.Infof("copying image '%s' to %s '%s' using bmap file '%s'", source.Base(o.Image), t.Kind(), o.Dest, source.Base(bmapName))
-	}
-	if o.DestOffset > 0 {
-		log.Infof("the image starts at byte %d (%s) of '%s'", o.DestOffset, bmap.HumanSize(o.DestOffset), o.Dest)
-	}
-	res.Info = CopyInfo{Image: source.Redact(o.Image), Bmap: source.Redact(bmapName), Dest: o.Dest, DestKind: t.Kind(), Format: img.kind, Sparse: img.sparse,
+	res.Info = CopyInfo{Image: source.Redact(o.Image), Bmap: source.Redact(bmapName), Dest: dests[0].name, DestKind: dests[0].t.Kind(),
+		Dests: infosOf(dests), Format: img.kind, Sparse: img.sparse,
 		ImageSize: img.size, Map: m, Stream: img.stream, Verify: !o.NoVerify, Transfer: img.transfer}
 	if o.Hooks.Started != nil {
 		o.Hooks.Started(res.Info)
 	}
 
-	// 4. The copy, then sync, read back and partition table.
+	// 4. The copy, then for each destination sync, read back and
+	// partition table.
 	start := time.Now()
 	var verified func(bmap.Range)
 	if o.Hooks.Verified != nil && m != nil {
 		verified = func(r bmap.Range) { o.Hooks.Verified(m, r) }
 	}
-	res.Stats, err = flash.Copy(ctx, t, img.src, m, flash.Options{NoVerify: o.NoVerify, Progress: o.Progress, Verified: verified})
+	ws := make([]io.WriterAt, len(dests))
+	for i, d := range dests {
+		ws[i] = d.t
+	}
+	fo := flash.Options{NoVerify: o.NoVerify, Progress: o.Progress, Verified: verified}
+	if len(dests) > 1 {
+		fo.Dropped = func(i int, st flash.DestStats) {
+			d := dests[i]
+			d.dropped, d.res.Elapsed = true, time.Since(start)
+			log.Warnf("dropping '%s' after %s written: %v; the others go on", d.name, bmap.HumanSize(st.WrittenBytes), st.Err)
+			if o.Hooks.Dropped != nil {
+				o.Hooks.Dropped(d.name, st.Err)
+			}
+		}
+	}
+	res.Stats, err = flash.CopyTo(ctx, ws, img.src, m, fo)
 	if img.transfer != nil {
 		ts := img.transfer.Transferred()
 		res.Transfer = &ts
@@ -266,52 +306,26 @@ func Copy(ctx context.Context, o CopyOptions) (res CopyResult, err error) {
 		o.Hooks.Written(res.Stats, err)
 	}
 	img.logNotes(log) // after Written, which ends a progress line
-	if err == nil {
-		err = finish(log, o.Dest, t, res.Stats.ImageBytes)
-	} else {
-		var pe *flash.PartialError
-		if t.Replacing() && errors.As(err, &pe) {
-			// The new file is removed: what it held does not matter.
-			err = pe.Err
-		}
-		err = fmt.Errorf("copying %s to %s: %w", source.Redact(o.Image), o.Dest, err)
-	}
-	if err == nil && o.Readback {
-		err = readBack(ctx, op, log, o, t, m)
-	}
-	if err == nil {
-		err = t.Commit()
-	}
-	if err == nil {
-		if perr := t.RereadPartitions(); perr != nil {
-			log.Warnf("%v", perr)
-		}
-		if err = t.Close(); err != nil {
-			err = fmt.Errorf("closing %s: %w", o.Dest, err)
-		}
-	}
+	finishAll(ctx, op, log, o, dests, res.Stats, m, start)
 	res.Elapsed = time.Since(start)
-	if err != nil {
-		interrupted := context.Cause(ctx)
-		if interrupted != nil && !errors.Is(err, interrupted) {
-			err = fmt.Errorf("%w: %w", interrupted, err)
+	res.Dests = resultsOf(dests)
+	if len(dests) == 1 {
+		if err := dests[0].res.Err; err != nil {
+			return res, err
 		}
-		switch {
-		case t.Replacing():
-			// The new file is removed when t is closed.
-			err = fmt.Errorf("%w; %s was left as it was", err, o.Dest)
-		case interrupted != nil:
-			// What was written is flushed, and incomplete.
-			t.Finish(-1)
-			err = fmt.Errorf("%w; %s holds an incomplete image", err, o.Dest)
+		log.Infof("copying time: %s, copying speed %s/sec", HumanTime(res.Elapsed),
+			bmap.HumanSize(int64(float64(res.Stats.WrittenBytes)/max(res.Elapsed.Seconds(), 1e-3))))
+	} else {
+		for _, d := range res.Dests {
+			log.Infof("%s", d.Summary())
 		}
-		return res, err
 	}
-	log.Infof("copying time: %s, copying speed %s/sec", HumanTime(res.Elapsed),
-		bmap.HumanSize(int64(float64(res.Stats.WrittenBytes)/max(res.Elapsed.Seconds(), 1e-3))))
 	if res.Transfer != nil {
 		log.Infof("downloaded %s in %d requests (%d retried) for %s of image data", bmap.HumanSize(res.Transfer.Bytes),
 			res.Transfer.Requests, res.Transfer.Retries, bmap.HumanSize(res.Stats.WrittenBytes))
+	}
+	if err := failures(res.Dests, false); err != nil {
+		return res, err
 	}
 	text, bottleneck := Summary(res.Stats, res.networkWait())
 	log.Infof("%s: %s was the bottleneck", text, bottleneck)
@@ -341,31 +355,31 @@ func finish(log Logger, dest string, t *flash.Target, size int64) error {
 // readBack re-reads every mapped range from the destination, past the page
 // cache, and compares it with the bmap. With Retries, ranges that read back
 // wrong are written again from a freshly opened image and checked again.
-func readBack(ctx context.Context, op *source.Opener, log Logger, o CopyOptions, t *flash.Target, m *bmap.Map) error {
+func readBack(ctx context.Context, op *source.Opener, log Logger, o CopyOptions, dest string, t *flash.Target, m *bmap.Map) error {
 	for attempt := 0; ; attempt++ {
-		log.Infof("reading back and verifying %s of '%s'", bmap.HumanSize(m.MappedBytes()), o.Dest)
+		log.Infof("reading back and verifying %s of '%s'", bmap.HumanSize(m.MappedBytes()), dest)
 		r, err := flash.OpenDirectReader(t.Path())
 		if err != nil {
-			return fmt.Errorf("cannot read back %s: %w", o.Dest, err)
+			return fmt.Errorf("cannot read back %s: %w", dest, err)
 		}
 		bad, err := m.Verify(ctx, io.NewSectionReader(r, t.Offset(), m.ImageSize), 0)
 		r.Close()
 		if err != nil {
-			return fmt.Errorf("reading back %s: %w", o.Dest, err)
+			return fmt.Errorf("reading back %s: %w", dest, err)
 		}
 		if len(bad) == 0 {
-			log.Infof("read back %d ranges of '%s': all match the bmap", len(m.Ranges), o.Dest)
+			log.Infof("read back %d ranges of '%s': all match the bmap", len(m.Ranges), dest)
 			return nil
 		}
 		desc := DescribeRanges(m, bad)
 		if attempt == o.Retries {
 			return fmt.Errorf("read-back verification of %s failed: %d of %d ranges differ from the bmap: %s; the device returns data other than what was written (failing media?)",
-				o.Dest, len(bad), len(m.Ranges), desc)
+				dest, len(bad), len(m.Ranges), desc)
 		}
 		if o.Image == source.Stdin {
-			return fmt.Errorf("read-back verification of %s failed (%s), and the image came from stdin, so it cannot be read again to retry", o.Dest, desc)
+			return fmt.Errorf("read-back verification of %s failed (%s), and the image came from stdin, so it cannot be read again to retry", dest, desc)
 		}
-		log.Warnf("%d ranges of '%s' read back wrong (%s); writing them again (retry %d of %d)", len(bad), o.Dest, desc, attempt+1, o.Retries)
+		log.Warnf("%d ranges of '%s' read back wrong (%s); writing them again (retry %d of %d)", len(bad), dest, desc, attempt+1, o.Retries)
 		img, err := openImage(ctx, op, quiet{}, o.Image, m, openHow{})
 		if err != nil {
 			return err
@@ -373,10 +387,10 @@ func readBack(ctx context.Context, op *source.Opener, log Logger, o CopyOptions,
 		_, err = flash.Copy(ctx, t, img.src, m.Subset(bad), flash.Options{})
 		img.Close()
 		if err == nil {
-			err = finish(log, o.Dest, t, m.ImageSize)
+			err = finish(log, dest, t, m.ImageSize)
 		}
 		if err != nil {
-			return fmt.Errorf("rewriting %s: %w", o.Dest, err)
+			return fmt.Errorf("rewriting %s: %w", dest, err)
 		}
 	}
 }
