@@ -250,9 +250,27 @@ func TestVerifyCommand(t *testing.T) {
 		mustRun(t, nil, "verify", "--bmap", filepath.Join(testdataDir, "sample.img.bmap.v2.0"), raw)
 	})
 
+	// Several targets are checked against the one bmap; the one that
+	// differs is named, the others are said to match.
+	t.Run("several-targets", func(t *testing.T) {
+		good1, bad, good2 := rebuilt(t), rebuilt(t), rebuilt(t)
+		mustRun(t, nil, "verify", "--bmap", f.bmap, good1, bad, good2)
+		off := m.Offset(mid) + 7
+		rbDamage(t, bad, off, []byte{f.img.data[off] ^ 0x10})
+		r := runBmap(t, nil, "verify", "--bmap", f.bmap, good1, bad, good2)
+		wantFailure(t, r, exitFailure, "1 of 3 targets failed", bad, rbDescribe(m, mid))
+		for _, good := range []string{good1, good2} {
+			if want := fmt.Sprintf("all %d ranges of '%s' match the bmap", len(m.Ranges), good); !strings.Contains(r.stderr, want) {
+				t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
+			}
+			if strings.Contains(r.err.Error(), good) {
+				t.Errorf("the error names %s, which matches: %v", good, r.err)
+			}
+		}
+	})
+
 	t.Run("usage", func(t *testing.T) {
 		wantFailure(t, runBmap(t, nil, "verify", "--bmap", f.bmap), exitUsage, "TARGET")
-		wantFailure(t, runBmap(t, nil, "verify", "--bmap", f.bmap, f.img.path, f.img.path), exitUsage, "TARGET")
 	})
 }
 
