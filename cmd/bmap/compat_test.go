@@ -226,7 +226,6 @@ var usageCases = []usageCase{
 	{"nobmap-and-bmap", "copy --nobmap --bmap BMAP IMG DEV", "--nobmap and --bmap", 1, true},
 	{"copy-missing-dest", "copy IMG", "IMAGE and DEST", 2, false},
 	{"copy-missing-args", "copy", "IMAGE and DEST", 2, false},
-	{"copy-three-args", "copy IMG DEV DEV", "IMAGE and DEST", 2, false},
 	{"create-missing-image", "create", "one IMAGE", 2, false},
 	{"no-command", "", "no command", 2, false},
 	{"unknown-command", "flash IMG DEV", "unknown command", 2, false},

@@ -17,8 +17,8 @@ import (
 func copyCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "copy",
-		Usage:     "write an image to a block device or file, only its mapped blocks, verified",
-		ArgsUsage: "IMAGE DEST",
+		Usage:     "write an image to block devices or files, only its mapped blocks, verified",
+		ArgsUsage: "IMAGE DEST [DEST...]",
 		Description: "IMAGE is a path, - for stdin, or an http://, https://, ftp:// or ssh://user@host:/path URL,\n" +
 			"raw or compressed (gz, bz2, xz, lzma, zst, lz4, lzo, zip, tar.*), detected by content.\n" +
 			"Without --bmap, the bmap is looked for beside IMAGE: IMAGE.bmap, then with one extension\n" +
@@ -26,7 +26,11 @@ func copyCommand(e *env) *cli.Command {
 			"path, its query kept. Of a raw image on a server that honours Range, only the mapped\n" +
 			"ranges are fetched.\n" +
 			"DEST is a block device, a character device such as /dev/null, or a regular file, which is\n" +
-			"replaced by a sparse copy of the image.",
+			"replaced by a sparse copy of the image.\n" +
+			"With several DESTs, the image is read, decompressed and verified once and written to all\n" +
+			"of them at once, each by its own writer; every option applies to each. Every DEST is\n" +
+			"checked before any is written: if one is refused, none is written. A DEST that fails\n" +
+			"while being written is dropped and the others finish; the exit status is then 1.",
 		Flags: commandFlags(append(bmapFlags(),
 			&cli.BoolFlag{Name: "nobmap", Usage: "copy the whole image, without a bmap"},
 			&cli.BoolFlag{Name: "no-verify", Usage: "do not verify the checksums of the mapped ranges"},
@@ -44,8 +48,8 @@ func copyCommand(e *env) *cli.Command {
 			if err := setupLog(c, e); err != nil {
 				return err
 			}
-			if c.NArg() != 2 {
-				return usagef("copy takes IMAGE and DEST arguments, got %d", c.NArg())
+			if c.NArg() < 2 {
+				return usagef("copy takes IMAGE and DEST arguments (and more DESTs), got %d", c.NArg())
 			}
 			op, err := e.opener(c)
 			if err != nil {
@@ -58,7 +62,7 @@ func copyCommand(e *env) *cli.Command {
 				}
 			}
 			o := job.CopyOptions{
-				Image: c.Args().Get(0), Dest: c.Args().Get(1),
+				Image: c.Args().Get(0), Dest: c.Args().Get(1), Dests: c.Args().Slice()[2:],
 				Bmap: c.String("bmap"), NoBmap: c.Bool("nobmap"),
 				Signature:  signatureFrom(c),
 				NoVerify:   c.Bool("no-verify"),
@@ -97,7 +101,9 @@ func runCopy(c *cli.Context, e *env, o job.CopyOptions, progress string, progres
 	if err := o.Check(); err != nil {
 		return err
 	}
-	rep := &reporter{prog: e.log.prog}
+	dests := append([]string{o.Dest}, o.Dests...)
+	rep := &reporter{prog: e.log.prog, dests: dests}
+	rep.p.Dests = make([]flash.DestProgress, len(dests))
 	var events *jsonEvents
 	switch progress {
 	case "json":
@@ -116,7 +122,7 @@ func runCopy(c *cli.Context, e *env, o job.CopyOptions, progress string, progres
 		}
 	case "auto":
 		if f, ok := e.stderr.(*os.File); ok && !e.log.quiet && !e.log.debug && isTerminal(f) {
-			rep.term = e.stderr
+			rep.term = e.log
 		}
 	case "none":
 	default:
@@ -127,9 +133,11 @@ func runCopy(c *cli.Context, e *env, o job.CopyOptions, progress string, progres
 	o.Hooks = job.Hooks{
 		Started: func(info job.CopyInfo) {
 			rep.mapped, rep.imageSize, rep.stream, rep.transfer = info.MappedBytes(), info.ImageSize, info.Stream, info.Transfer
-			events.emit(map[string]any{"event": "start", "image": info.Image, "bmap": info.Bmap, "destination": info.Dest,
-				"destination_kind": info.DestKind.String(), "format": info.FormatName(), "image_size": info.ImageSize,
-				"mapped_bytes": info.MappedBytes(), "block_size": blockSize(info.Map), "verify": info.Verify, "version": buildVersion()})
+			for _, d := range info.Dests {
+				events.emit(map[string]any{"event": "start", "image": info.Image, "bmap": info.Bmap, "destination": d.Dest,
+					"destination_kind": d.Kind.String(), "format": info.FormatName(), "image_size": info.ImageSize,
+					"mapped_bytes": info.MappedBytes(), "block_size": blockSize(info.Map), "verify": info.Verify, "version": buildVersion()})
+			}
 			rep.begin()
 		},
 		// End the progress line before "synchronizing" is logged, which
@@ -143,7 +151,9 @@ func runCopy(c *cli.Context, e *env, o job.CopyOptions, progress string, progres
 		}
 	}
 	res, err := job.Copy(c.Context, o)
-	events.emit(endEvent(res, err))
+	for _, ev := range endEvents(dests, res, err) {
+		events.emit(ev)
+	}
 	return err
 }
 

@@ -441,7 +441,6 @@ func TestCopyArgs(t *testing.T) {
 	}{
 		{"no-arguments", []string{"copy"}},
 		{"one-argument", []string{"copy", gz}},
-		{"three-arguments", []string{"copy", gz, "a", "b"}},
 		{"unknown-option", []string{"copy", "--bmapp", bm, gz, "out"}},
 		{"bmap-without-value", []string{"copy", gz, "out", "--bmap"}},
 		{"quiet-and-debug", []string{"copy", "-q", "-d", "--bmap", bm, gz, "out"}},

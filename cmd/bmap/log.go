@@ -23,6 +23,9 @@ type logger struct {
 	// libraries that quote a URL or a header as it was.
 	secrets []string
 	mu      sync.Mutex // lines come from several goroutines (downloads)
+	// statusLine is a progress line drawn at the bottom of a terminal,
+	// below the messages: each message clears it and draws it again.
+	statusLine string
 }
 
 // addSecrets adds strings never to print.
@@ -63,7 +66,20 @@ func (l *logger) line(label, color, format string, args ...any) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.statusLine != "" {
+		fmt.Fprintf(l.w, "\r\033[K%s: %s: %s\n%s", l.prog, label, msg, l.statusLine)
+		return
+	}
 	fmt.Fprintf(l.w, "%s: %s: %s\n", l.prog, label, msg)
+}
+
+// status draws s as the progress line at the bottom of a terminal, in
+// place of the one before; "" clears it.
+func (l *logger) status(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "\r\033[K%s", s)
+	l.statusLine = s
 }
 
 func (l *logger) Infof(format string, args ...any) {
