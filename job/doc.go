@@ -1,7 +1,8 @@
 // Package job runs bmap's commands as library calls: Copy writes an image
-// to a device or file through its bmap, Verify checks a device against a
-// bmap, Create maps a sparse image. It is what the bmap command runs, and
-// any Go program can run it the same way.
+// to devices or files through its bmap (several at once, from one reading
+// of the image), Verify checks devices against a bmap, Create maps a
+// sparse image. It is what the bmap command runs, and any Go program can
+// run it the same way.
 //
 // A job ties the other packages together, in one direction:
 //
@@ -16,7 +17,8 @@
 // it: a missing, broken, unsigned (when a signature is required) or
 // mismatched bmap, an image in the wrong format or of the wrong size, a
 // device that is read-only, in use or not removable when it must be. Such a
-// refusal leaves the destination untouched.
+// refusal leaves the destination untouched; with several destinations, a
+// refusal of one leaves them all untouched.
 //
 // A job reports to people through a Logger, in bmaptool's words where
 // bmaptool has words for the event, and to programs through Hooks and
