@@ -134,8 +134,12 @@ func TestCopyToSeveralOneFails(t *testing.T) {
 	}
 	checkFile(t, a, img.data)
 	checkFile(t, b, img.data)
-	events, _ := parseEvents(t, r.stderr)
+	events, other := parseEvents(t, r.stderr)
 	checkDestEvents(t, events, true, map[string]string{a: "success", "/dev/full": "failure", b: "success"})
+	// Said when it happens, not only at the end.
+	if len(other) != 2 || !strings.HasPrefix(other[0], "bmap: WARNING: dropping '/dev/full' after 0 bytes written: ") || !strings.Contains(other[0], "the others go on") {
+		t.Errorf("want a warning that /dev/full was dropped, then the error; got %q", other)
+	}
 }
 
 // TestCopyToSeveralRefused: when one destination is refused before the
